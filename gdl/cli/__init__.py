@@ -1,0 +1,1 @@
+"""Command-line entry points (the only code in gdl that knows Hydra)."""

@@ -1,0 +1,97 @@
+"""Pure group theory for gdl (no ``nn.Module``): maps on SO(3)/O(3), seeded Haar sampling, finite
+subgroups (cyclic, dihedral, tetrahedral, octahedral, icosahedral, the cube group O_h) and sphere
+grids for orientation anchors."""
+
+from .finite import (
+    FINITE_GROUPS,
+    cayley_table,
+    closure,
+    cube_group,
+    cyclic,
+    dihedral,
+    finite_group,
+    icosahedral,
+    inverse_table,
+    match_elements,
+    octahedral,
+    tetrahedral,
+)
+from .so3 import (
+    as_generator,
+    axis_angle_to_matrix,
+    check_rotations,
+    exp,
+    geodesic_distance,
+    haar,
+    haar_o3,
+    is_orthogonal,
+    is_rotation,
+    log,
+    matrix_to_axis_angle,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    rotation_angle,
+    wigner_D,
+)
+from .sphere import fibonacci_sphere, icosahedron_vertices, octahedron_vertices, orbit, random_sphere
+
+__all__ = [
+    "FINITE_GROUPS",
+    "as_generator",
+    "axis_angle_to_matrix",
+    "cayley_table",
+    "check_rotations",
+    "closure",
+    "cube_group",
+    "cyclic",
+    "dihedral",
+    "exp",
+    "fibonacci_sphere",
+    "finite_group",
+    "geodesic_distance",
+    "haar",
+    "haar_o3",
+    "icosahedral",
+    "icosahedron_vertices",
+    "inverse_table",
+    "is_orthogonal",
+    "is_rotation",
+    "log",
+    "match_elements",
+    "matrix_to_axis_angle",
+    "matrix_to_quaternion",
+    "octahedral",
+    "octahedron_vertices",
+    "orbit",
+    "quaternion_to_matrix",
+    "random_sphere",
+    "rotation_angle",
+    "tetrahedral",
+    "wigner_D",
+]
+
+from .action import (  # noqa: E402
+    FieldType,
+    GroupElement,
+    act,
+    act_on_data,
+    edge,
+    field_type,
+    graph,
+    node,
+    permute_within_graphs,
+    resolve_data_types,
+)
+
+__all__ += [
+    "FieldType",
+    "GroupElement",
+    "act",
+    "act_on_data",
+    "edge",
+    "field_type",
+    "graph",
+    "node",
+    "permute_within_graphs",
+    "resolve_data_types",
+]

@@ -1,0 +1,133 @@
+"""A test mixin that gives every gdl model the same battery of tests (as NequIP ships its tests).
+
+Usage, in ``tests/models/test_<model>.py``::
+
+    from gdl.testing.model_mixin import ModelTestMixin
+
+    class TestEGNN(ModelTestMixin):
+        def make_model(self, targets):
+            return EGNN(targets=targets, hidden_channels=16, num_layers=2)
+
+pytest then runs, for that model: typed output shapes, equivariance of every target (rotations,
+reflections if ``group`` includes them, translations, permutations) in float64, batch-vs-single
+consistency, ``gradcheck`` on a tiny graph, finite gradients, and ``torch.compile`` vs eager.
+Override the class attributes to adapt (e.g. ``group = "SO3"`` for a model without parity, or
+``targets`` for a model that only produces some types); override a test to change what it asserts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch_geometric.data import Batch
+
+from ..dtype import default_dtype
+from ..keys import Target
+from .data import random_molecule, random_molecules
+from .equivariance import assert_equivariant
+
+__all__ = ["ALL_TARGETS", "ModelTestMixin"]
+
+#: One target of every kind a model may produce.
+ALL_TARGETS: tuple[Target, ...] = (
+    Target("energy", "0e", "graph"),
+    Target("dipole", "1o", "graph"),
+    Target("quadrupole", "2e", "graph"),
+    Target("charge", "0e", "node"),
+    Target("force", "1o", "node"),
+    Target("shape", "2e", "node"),
+)
+
+
+class ModelTestMixin:
+    """Shared model tests; subclasses define :meth:`make_model`."""
+
+    #: targets the model under test is built with
+    targets: tuple[Target, ...] = ALL_TARGETS
+    #: the symmetry the model claims: "O3", "SO3" or a tensor of finite-group elements
+    group: Any = "O3"
+    #: relative equivariance tolerance in float64
+    tol: float = 1e-10
+    #: tolerance of compiled vs eager (float32)
+    compile_tol: float = 1e-4
+    #: backend for the compile test ("inductor" is what users get; "aot_eager" checks tracing only)
+    compile_backend: str = "inductor"
+
+    def make_model(self, targets: tuple[Target, ...]) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} must define make_model(self, targets)")
+
+    def make_batch(self, dtype: torch.dtype = torch.float64) -> Batch:
+        return random_molecules(num_graphs=3, min_nodes=4, max_nodes=7, num_types=5, seed=0, dtype=dtype)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def build(self, dtype: torch.dtype = torch.float64, seed: int = 0) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        with default_dtype(dtype):
+            model = self.make_model(self.targets)
+        return model.to(dtype).eval()
+
+    # -- tests ----------------------------------------------------------------------------------
+    def test_output_shapes(self) -> None:
+        model = self.build()
+        batch = self.make_batch()
+        with default_dtype(torch.float64):
+            out = model(batch)
+        assert set(out) == {t.name for t in self.targets}
+        for t in self.targets:
+            n = batch.num_graphs if t.level == "graph" else batch.num_nodes
+            assert out[t.name].shape == (n, t.irreps.dim), (t, tuple(out[t.name].shape))
+
+    def test_equivariance(self) -> None:
+        model = self.build()
+        assert_equivariant(model, self.make_batch(), group=self.group, tol=self.tol)
+
+    def test_batch_matches_single(self) -> None:
+        model = self.build()
+        batch = self.make_batch()
+        with default_dtype(torch.float64), torch.no_grad():
+            out = model(batch)
+            for g, data in enumerate(batch.to_data_list()):
+                single = model(Batch.from_data_list([data]))
+                lo, hi = int(batch.ptr[g]), int(batch.ptr[g + 1])
+                for t in self.targets:
+                    ref = out[t.name][g : g + 1] if t.level == "graph" else out[t.name][lo:hi]
+                    torch.testing.assert_close(single[t.name], ref, atol=1e-10, rtol=1e-8)
+
+    def test_gradcheck(self) -> None:
+        model = self.build()
+        data = Batch.from_data_list([random_molecule(num_nodes=3, num_types=5, seed=1)])
+        pos0 = data.pos.clone().requires_grad_(True)
+
+        def f(pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            d = data.clone()
+            d.pos = pos
+            out = model(d)
+            return tuple(out[t.name] for t in self.targets)
+
+        with default_dtype(torch.float64):
+            assert torch.autograd.gradcheck(f, (pos0,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+    def test_backward_finite(self) -> None:
+        model = self.build(dtype=torch.float32).train()
+        batch = self.make_batch(dtype=torch.float32)
+        out = model(batch)
+        loss = sum(v.pow(2).mean() for v in out.values())
+        loss.backward()
+        for name, p in model.named_parameters():
+            if p.grad is not None:
+                assert torch.isfinite(p.grad).all(), name
+
+    def test_compile_matches_eager(self) -> None:
+        model = self.build(dtype=torch.float32)
+        batch = self.make_batch(dtype=torch.float32)
+        with torch.no_grad():
+            eager = model(batch)
+            compiled = torch.compile(model, backend=self.compile_backend, dynamic=True)(batch)
+        for t in self.targets:
+            torch.testing.assert_close(compiled[t.name], eager[t.name], atol=self.compile_tol, rtol=self.compile_tol)
+
+    def test_repr(self) -> None:
+        model = self.build()
+        text = repr(model)
+        assert type(model).__name__ in text

@@ -1,0 +1,96 @@
+import math
+
+import pytest
+import torch
+from scipy import stats
+
+from gdl import groups
+from gdl.groups.so3 import _angle_cdf
+
+
+def test_haar_angles_follow_haar_density():
+    R = groups.haar(20_000, generator=1234, dtype=torch.float64)
+    theta = groups.rotation_angle(R).numpy()
+    p = stats.kstest(theta, lambda t: _angle_cdf(torch.as_tensor(t)).numpy()).pvalue
+    assert p > 0.01, p
+
+
+def test_haar_axes_are_uniform():
+    R = groups.haar(20_000, generator=7, dtype=torch.float64)
+    axis, _ = groups.matrix_to_axis_angle(R)
+    # each axis component of a uniform unit vector is uniform on [-1, 1]
+    for c in range(3):
+        assert stats.kstest(axis[:, c].numpy(), stats.uniform(-1, 2).cdf).pvalue > 0.01
+
+
+def test_haar_is_seeded_and_valid():
+    a = groups.haar(50, generator=3, dtype=torch.float64)
+    b = groups.haar(50, generator=3, dtype=torch.float64)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, groups.haar(50, generator=4, dtype=torch.float64))
+    assert groups.is_rotation(a, atol=1e-12).all()
+    o = groups.haar_o3(200, generator=0, dtype=torch.float64)
+    det = torch.linalg.det(o)
+    assert groups.is_orthogonal(o, atol=1e-12).all() and (det > 0).any() and (det < 0).any()
+
+
+def test_exp_log_round_trip():
+    g = torch.Generator().manual_seed(0)
+    axis = torch.nn.functional.normalize(torch.randn(2000, 3, generator=g, dtype=torch.float64), dim=-1)
+    angle = torch.rand(2000, generator=g, dtype=torch.float64) * math.pi
+    angle[:5] = torch.tensor([0.0, 1e-9, math.pi, math.pi - 1e-9, 1e-4], dtype=torch.float64)
+    omega = axis * angle[:, None]
+    R = groups.exp(omega)
+    assert groups.is_rotation(R, atol=1e-12).all()
+    back = groups.log(R)
+    # at θ = π, ω and -ω are the same rotation
+    same = (back - omega).norm(dim=-1)
+    flipped = (back + omega).norm(dim=-1)
+    err = torch.where(angle > math.pi - 1e-6, torch.minimum(same, flipped), same)
+    assert err.max() < 1e-7
+    torch.testing.assert_close(groups.exp(back), R, atol=1e-12, rtol=0)
+    Rh = groups.haar(2000, generator=5, dtype=torch.float64)
+    torch.testing.assert_close(groups.exp(groups.log(Rh)), Rh, atol=1e-12, rtol=0)
+
+
+def test_quaternion_round_trip_at_every_angle():
+    R = groups.haar(1000, generator=9, dtype=torch.float64)
+    q = groups.matrix_to_quaternion(R)
+    assert (q[:, 0] >= 0).all()
+    torch.testing.assert_close(groups.quaternion_to_matrix(q), R, atol=1e-12, rtol=0)
+    flip = groups.axis_angle_to_matrix(torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64), torch.tensor(math.pi))
+    torch.testing.assert_close(groups.quaternion_to_matrix(groups.matrix_to_quaternion(flip)), flip, atol=1e-12, rtol=0)
+
+
+def test_geodesic_distance():
+    R = groups.haar(10, generator=2, dtype=torch.float64)
+    assert groups.geodesic_distance(R, R).max() < 1e-7
+    Rz = groups.axis_angle_to_matrix(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), torch.tensor(0.7))
+    torch.testing.assert_close(groups.geodesic_distance(R, R @ Rz), torch.full((10,), 0.7, dtype=torch.float64))
+
+
+def test_check_rotations_errors():
+    with pytest.raises(ValueError, match="empty"):
+        groups.check_rotations(torch.zeros(0, 3, 3))
+    with pytest.raises(ValueError, match="det"):
+        groups.check_rotations(-torch.eye(3)[None])
+    with pytest.raises(ValueError, match="det"):
+        groups.check_rotations(2 * torch.eye(3)[None])
+    with pytest.raises(ValueError, match=r"\[A, 3, 3\]"):
+        groups.check_rotations(torch.eye(3))
+    groups.check_rotations(-torch.eye(3)[None], proper=False)
+
+
+def test_wigner_D_is_float64_exact_under_float32_default():
+    assert torch.get_default_dtype() == torch.float32
+    R = groups.haar(4, generator=0, dtype=torch.float64)
+    D = groups.wigner_D("1o", R)
+    assert D.dtype == torch.float64
+    torch.testing.assert_close(D, R, atol=1e-13, rtol=0)
+    D2 = groups.wigner_D("2e", R)
+    # homomorphism: D(R1 R2) = D(R1) D(R2)
+    torch.testing.assert_close(groups.wigner_D("2e", R[0] @ R[1]), D2[0] @ D2[1], atol=1e-13, rtol=0)
+    assert torch.get_default_dtype() == torch.float32
+    # parity
+    torch.testing.assert_close(groups.wigner_D("1o", -R[0]), -R[0], atol=1e-13, rtol=0)
+    torch.testing.assert_close(groups.wigner_D("2e", -R[0]), D2[0], atol=1e-13, rtol=0)

@@ -1,0 +1,64 @@
+"""The model test mixin on a small hand-written equivariant model, and on a broken one."""
+
+import pytest
+import torch
+from torch import nn
+from torch_geometric.utils import scatter
+
+from gdl.keys import cartesian_to_2e
+from gdl.models import GDLModel
+from gdl.nn import BesselBasis, NodeEmbedding, PolynomialCutoff, RadialEmbedding
+from gdl.nn._checks import edge_vectors
+from gdl.testing.model_mixin import ModelTestMixin
+
+
+class ToyModel(GDLModel):
+    """Σ_j w(h_j, |r_ij|) times 1, r_ij or (r_ij ⊗ r_ij)₀: equivariant by construction."""
+
+    def __init__(self, targets, broken: bool = False):
+        super().__init__(targets)
+        self.check_targets(["0e", "1o", "2e"])
+        self.broken = broken
+        self.embedding = NodeEmbedding(8, num_types=10)
+        self.radial = RadialEmbedding(BesselBasis(8, 5.0), PolynomialCutoff(5.0))
+        self.weights = nn.Linear(16, 3)
+
+    def forward(self, data):
+        self.validate(data)
+        j, i = data.edge_index
+        r = edge_vectors(data.pos, data.edge_index)
+        h = self.embedding(data.pos.shape[0], z=data.z)
+        w = torch.tanh(self.weights(torch.cat([h[j], self.radial(r.norm(dim=-1))], dim=-1)))
+        n = data.pos.shape[0]
+        per_node = {
+            "0e": scatter(w[:, :1], i, 0, dim_size=n),
+            "1o": scatter(w[:, 1:2] * r, i, 0, dim_size=n),
+            "2e": scatter(w[:, 2:3] * cartesian_to_2e(r[:, :, None] * r[:, None, :]), i, 0, dim_size=n),
+        }
+        if self.broken:
+            per_node["1o"] = per_node["1o"] + data.pos[:, :1]
+        batch = self.batch_vector(data)
+        out = {}
+        for name, level, irreps in self.target_specs:
+            v = per_node[irreps.removeprefix("1x")]
+            out[name] = v if level == "node" else scatter(v, batch, 0, dim_size=self.num_graphs(data))
+        return out
+
+
+class TestToyModel(ModelTestMixin):
+    def make_model(self, targets):
+        return ToyModel(targets)
+
+
+def test_mixin_catches_a_broken_model():
+    class Broken(ModelTestMixin):
+        def make_model(self, targets):
+            return ToyModel(targets, broken=True)
+
+    with pytest.raises(AssertionError, match="force"):
+        Broken().test_equivariance()
+
+
+def test_check_targets_names_what_is_wrong():
+    with pytest.raises(ValueError, match=r"ToyModel cannot produce target 'p'.*3o"):
+        ToyModel(["p:graph:3o"])
