@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_PIN)"
 	@# torch-cluster has no PyPI wheel; it compiles against the installed torch (~15 minutes once; pip caches it).
 	@$(PY) -c "import torch_cluster" 2>/dev/null || $(PIP) install --no-build-isolation torch-cluster
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev,galaxy]"
 	@touch $@
 
 install: $(STAMP)
