@@ -1,0 +1,419 @@
+r"""The synthetic galaxy generator behind :class:`gdl.data.GalaxyClouds` (numpy only).
+
+One cloud is a pure function of ``(seed, index)``: :meth:`GalaxyGenerator.draw` draws its
+parameters (:class:`CloudParams`) and its noise (:class:`CloudNoise`) from
+``numpy.random.SeedSequence([seed, index])``, and :meth:`GalaxyGenerator.realize` turns them into
+points (:class:`Cloud`). The physics follows ``GALAXY.md`` (units Mpc/h, km/s, z = 0):
+
+1. linear power :math:`P(k)(1 + \varepsilon\mu^2)` (:class:`~gdl.data.cosmology.LinearPower`,
+   μ the cosine to the z axis), Gaussian field :math:`\delta_L(k) = W_k\sqrt{P/\Delta V}` from the
+   white noise ``w`` on the N³ grid;
+2. lognormal mode (:class:`GalaxyGenerator`): galaxy density :math:`\rho = e^G/\langle e^G\rangle`
+   with :math:`P_G` from :func:`~gdl.data.grid.lognormal_spectrum` of :math:`b^2 P`, the same white
+   noise; ``n`` points drawn multinomially over cells (:math:`p \propto \rho`), uniform inside a cell;
+   Zel'dovich mode (:class:`ZeldovichGenerator`): ``n`` distinct Lagrangian cells drawn without
+   replacement with weights :math:`e^{(b-1)\delta_L}`, a uniform point in each, moved by ψ;
+3. velocities :math:`v = 100 f \psi` km/s, :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell,
+   plus an optional isotropic dispersion :math:`\sigma_v`;
+4. shapes (linear alignment): :math:`S = -A_{IA}\tilde T/\mathrm{rms}(\tilde T)` + isotropic
+   traceless Gaussian noise, :math:`\tilde T` the traceless tidal tensor
+   :math:`k_a k_b \delta_L e^{-k^2R^2/2}/k^2`, as e3nn ``2e`` components;
+5. optional redshift-space distortion along z: :math:`s_z = z + v_z/100` Mpc/h, modulo L.
+
+Exact symmetry. The noise of a cloud consists of grid-attached arrays (white noise ``white`` and
+cell keys ``key``, both ``[N, N, N]``) and point-attached arrays (``choice [n]``, in-cell
+``offset [n, 3]``, ``dispersion [n, 3]``, ``shape_noise [n, 5]``). :meth:`CloudNoise.act` applies a
+cube-group element to all of them (grids permuted about the origin, offsets and dispersions
+rotated as vectors, shape noise as ``2e``); every step above commutes with that action (cells are
+visited in the order of their keys, not of their memory layout), so the realised cloud maps
+exactly: positions ``R x mod L``, velocities ``R v``, shapes ``D²(R) S``, point k to point k
+(up to float rounding). This holds for the whole cube group when ε = 0 and RSD is off, and for
+the subgroup that maps the z axis to ±z otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..keys import change_of_basis_2e
+from .cosmology import Cosmology, LinearPower, growth_rate
+from .grid import (
+    KGrid,
+    cic_read,
+    cube_act_grid,
+    gaussian_smoothing,
+    irfftn,
+    k_grid,
+    lognormal_spectrum,
+    rfftn,
+    wrap_positions,
+)
+
+__all__ = [
+    "MODES",
+    "Cloud",
+    "CloudNoise",
+    "CloudParams",
+    "GalaxyConfig",
+    "GalaxyGenerator",
+    "ZeldovichGenerator",
+    "make_generator",
+]
+
+_COB_2E = change_of_basis_2e(torch.float64).numpy()  # [5, 3, 3] e3nn 2e basis
+
+
+def _range(value: Any, name: str) -> tuple[float, float]:
+    if isinstance(value, (int, float)):
+        lo = hi = float(value)
+    else:
+        vals = [float(v) for v in value]
+        if len(vals) != 2:
+            raise ValueError(f"GalaxyConfig.{name} must be a number or a (low, high) pair, got {value!r}")
+        lo, hi = vals
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise ValueError(f"GalaxyConfig.{name} must satisfy 0 < low <= high, got {value!r}")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class GalaxyConfig:
+    """Every knob of the synthetic galaxy clouds (defaults from GALAXY.md).
+
+    Args:
+        box_size: side L of the periodic cube (Mpc/h). Default ``1000.0``.
+        num_points: points per cloud. Default ``5000``.
+        grid: N of the N³ Fourier grid. Default ``64``.
+        mode: ``"lognormal"`` or ``"zeldovich"``. Default ``"lognormal"``.
+        bias: linear galaxy bias b, a number or a ``(low, high)`` range drawn per cloud. Default ``2.0``.
+        omega_m: range of Ωm (uniform). Default ``(0.1, 0.5)``.
+        sigma_8: range of σ8 (uniform). Default ``(0.6, 1.0)``.
+        velocity_dispersion: isotropic Gaussian σ_v added to each velocity component (km/s). Default ``0.0``.
+        shape_noise: standard deviation of each ``2e`` component of the shape noise. Default ``0.5``.
+        alignment: amplitude A_IA of the linear alignment signal (per component rms). Default ``1.0``.
+        shape_smoothing: Gaussian smoothing R of the tidal field (Mpc/h), at least one cell;
+            ``None`` = two cells. Default ``None``.
+        rsd: move points to redshift space along z (:math:`s_z = z + v_z/100`). Default ``False``.
+        anisotropy: ε in :math:`P(k)(1 + \\varepsilon\\mu^2)`, > -1; 0 keeps statistical isotropy.
+            Default ``0.0``.
+        h, omega_b, n_s: fixed cosmological parameters. Defaults ``0.6711``, ``0.049``, ``0.9624``.
+    """
+
+    box_size: float = 1000.0
+    num_points: int = 5000
+    grid: int = 64
+    mode: str = "lognormal"
+    bias: float | tuple[float, float] = 2.0
+    omega_m: tuple[float, float] = (0.1, 0.5)
+    sigma_8: tuple[float, float] = (0.6, 1.0)
+    velocity_dispersion: float = 0.0
+    shape_noise: float = 0.5
+    alignment: float = 1.0
+    shape_smoothing: float | None = None
+    rsd: bool = False
+    anisotropy: float = 0.0
+    h: float = 0.6711
+    omega_b: float = 0.049
+    n_s: float = 0.9624
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        if not (
+            isinstance(self.box_size, (int, float)) and math.isfinite(self.box_size) and self.box_size > 0
+        ):
+            raise ValueError(f"GalaxyConfig.box_size must be > 0 (Mpc/h), got {self.box_size!r}")
+        set_("box_size", float(self.box_size))
+        if int(self.grid) != self.grid or self.grid < 4:
+            raise ValueError(f"GalaxyConfig.grid must be an integer >= 4, got {self.grid!r}")
+        set_("grid", int(self.grid))
+        if int(self.num_points) != self.num_points or self.num_points < 1:
+            raise ValueError(f"GalaxyConfig.num_points must be a positive integer, got {self.num_points!r}")
+        set_("num_points", int(self.num_points))
+        if self.mode not in MODES:
+            raise ValueError(f"GalaxyConfig.mode must be one of {sorted(MODES)}, got {self.mode!r}")
+        if self.mode == "zeldovich" and self.num_points > self.grid**3:
+            raise ValueError(
+                f"cannot place {self.num_points} points: Zel'dovich mode puts at most one point in each "
+                "of the "
+                f"{self.grid}^3 = {self.grid**3} Lagrangian cells; raise grid or lower num_points"
+            )
+        lo, hi = _range(self.bias, "bias")
+        set_("bias", lo if lo == hi else (lo, hi))
+        set_("omega_m", _range(self.omega_m, "omega_m"))
+        set_("sigma_8", _range(self.sigma_8, "sigma_8"))
+        if self.omega_m[0] <= self.omega_b or self.omega_m[1] > 1:
+            raise ValueError(
+                f"GalaxyConfig.omega_m must lie in (omega_b={self.omega_b}, 1], got {self.omega_m}"
+            )
+        for name in ("velocity_dispersion", "shape_noise", "alignment"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"GalaxyConfig.{name} must be >= 0, got {v!r}")
+        if not (math.isfinite(self.anisotropy) and self.anisotropy > -1):
+            raise ValueError(
+                f"GalaxyConfig.anisotropy must be > -1 so that P(k)(1 + eps mu^2) > 0, got {self.anisotropy}"
+            )
+        if self.shape_smoothing is not None and not self.shape_smoothing >= self.cell_size:
+            raise ValueError(
+                "grid too coarse for the requested smoothing: "
+                f"shape_smoothing={self.shape_smoothing} Mpc/h is below "
+                f"the cell size box_size/grid = {self.cell_size:.4g} Mpc/h; raise grid or the smoothing"
+            )
+        set_("rsd", bool(self.rsd))
+
+    @property
+    def cell_size(self) -> float:
+        return self.box_size / self.grid
+
+    @property
+    def smoothing(self) -> float:
+        """The tidal smoothing scale in Mpc/h (two cells unless set)."""
+        return 2.0 * self.cell_size if self.shape_smoothing is None else float(self.shape_smoothing)
+
+    @classmethod
+    def from_any(
+        cls, config: GalaxyConfig | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> GalaxyConfig:
+        """A config from a ``GalaxyConfig``, a mapping (e.g. a Hydra node) or ``None``, with overrides."""
+        if config is None:
+            base = cls()
+        elif isinstance(config, cls):
+            base = config
+        elif isinstance(config, Mapping):
+            unknown = sorted(set(config) - {f.name for f in fields(cls)})
+            if unknown:
+                raise TypeError(
+                    f"unknown GalaxyConfig field(s) {unknown}; known: {[f.name for f in fields(cls)]}"
+                )
+            base = cls(
+                **{
+                    k: (tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v)
+                    for k, v in config.items()
+                }
+            )
+        else:
+            raise TypeError(f"cannot make a GalaxyConfig from {type(config).__name__}")
+        return replace(base, **overrides) if overrides else base
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CloudParams:
+    """The labels of one cloud: Ωm, σ8 and the galaxy bias b."""
+
+    omega_m: float
+    sigma_8: float
+    bias: float
+
+
+@dataclass
+class CloudNoise:
+    """All randomness of one cloud (module docstring): grid-attached ``white`` (unit Gaussian)
+    and ``key`` ``[N, N, N]``; point-attached ``choice [n]`` (uniform), ``offset [n, 3]`` (in cell
+    units, uniform in [-1/2, 1/2)), ``dispersion [n, 3]`` and ``shape_noise [n, 5]`` (unit
+    Gaussians). ``key`` is a random permutation of the cells (int64 ranks) in lognormal mode and
+    iid uniforms in Zel'dovich mode (``uniform_key``)."""
+
+    white: np.ndarray
+    key: np.ndarray
+    choice: np.ndarray
+    offset: np.ndarray
+    dispersion: np.ndarray
+    shape_noise: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, grid: int, n: int, uniform_key: bool = False) -> CloudNoise:
+        shape = (grid, grid, grid)
+        return cls(
+            white=rng.standard_normal(shape),
+            key=rng.random(shape) if uniform_key else rng.permutation(grid**3).reshape(shape),
+            choice=rng.random(n),
+            offset=rng.random((n, 3)) - 0.5,
+            dispersion=rng.standard_normal((n, 3)),
+            shape_noise=rng.standard_normal((n, 5)),
+        )
+
+    def act(self, R: np.ndarray) -> CloudNoise:
+        """The noise mapped by a cube-group element ``R`` (a signed permutation matrix)."""
+        R = np.asarray(R, dtype=np.float64)
+        D2 = np.einsum("kij,ia,jb,lab->kl", _COB_2E, R, R, _COB_2E)  # Wigner D of 2e for R
+        return CloudNoise(
+            white=cube_act_grid(self.white, R),
+            key=cube_act_grid(self.key, R),
+            choice=self.choice.copy(),
+            offset=self.offset @ R.T,
+            dispersion=self.dispersion @ R.T,
+            shape_noise=self.shape_noise @ D2.T,
+        )
+
+
+@dataclass
+class Cloud:
+    """One realised cloud (float64 numpy arrays): ``pos [n, 3]`` in [0, L), ``velocity [n, 3]``
+    (km/s), ``shape [n, 5]`` (e3nn ``2e``), its :class:`CloudParams`, the box side, the lognormal
+    density ``density [N, N, N]`` (mean 1; Zel'dovich mode: the Lagrangian weights, mean 1) and the
+    fraction of lognormal modes clipped (0 in Zel'dovich mode)."""
+
+    pos: np.ndarray
+    velocity: np.ndarray
+    shape: np.ndarray
+    params: CloudParams
+    box_size: float
+    density: np.ndarray = field(repr=False)
+    clipped_fraction: float = 0.0
+
+
+class GalaxyGenerator:
+    """Lognormal galaxy clouds (module docstring). Subclasses override :meth:`place`.
+
+    Args:
+        config: a :class:`GalaxyConfig` (or mapping). Default ``GalaxyConfig()``.
+        seed: the global seed; cloud ``i`` depends only on ``(seed, i)``. Default ``0``.
+    """
+
+    mode = "lognormal"
+    #: whether :attr:`CloudNoise.key` holds uniforms (else a permutation of the cells)
+    uniform_key = False
+
+    def __init__(self, config: GalaxyConfig | Mapping[str, Any] | None = None, seed: int = 0):
+        self.config = GalaxyConfig.from_any(config)
+        if self.config.mode != self.mode:
+            raise ValueError(
+                f"{type(self).__name__} generates mode {self.mode!r}, config asks for {self.config.mode!r}"
+            )
+        self.seed = int(seed)
+        self.kgrid: KGrid = k_grid(self.config.grid, self.config.box_size)
+
+    # -- randomness -------------------------------------------------------------------------
+    def draw(self, index: int) -> tuple[CloudParams, CloudNoise]:
+        """Parameters and noise of cloud ``index`` (a pure function of ``(seed, index)``)."""
+        if index < 0:
+            raise IndexError(f"cloud index must be >= 0, got {index}")
+        ss_params, ss_noise = np.random.SeedSequence([self.seed, int(index)]).spawn(2)
+        rp = np.random.default_rng(ss_params)
+        c = self.config
+        om = rp.uniform(*c.omega_m)
+        s8 = rp.uniform(*c.sigma_8)
+        b = rp.uniform(*c.bias) if isinstance(c.bias, tuple) else c.bias
+        noise = CloudNoise.draw(np.random.default_rng(ss_noise), c.grid, c.num_points, self.uniform_key)
+        return CloudParams(float(om), float(s8), float(b)), noise
+
+    def __call__(self, index: int) -> Cloud:
+        return self.realize(*self.draw(index))
+
+    # -- physics ----------------------------------------------------------------------------
+    def power_grid(self, params: CloudParams) -> np.ndarray:
+        """Linear :math:`P(k)(1 + \\varepsilon\\mu^2)` on the half-grid (0 at k = 0)."""
+        c = self.config
+        pk = LinearPower(Cosmology(params.omega_m, params.sigma_8, c.h, c.omega_b, c.n_s))
+        p = self.kgrid.radial(pk)
+        if c.anisotropy:
+            p = p * (1.0 + c.anisotropy * self.kgrid.mu2())
+        return p
+
+    def realize(self, params: CloudParams, noise: CloudNoise) -> Cloud:
+        """Turn parameters and noise into a :class:`Cloud`."""
+        c, kg = self.config, self.kgrid
+        n = c.num_points
+        if noise.white.shape != (c.grid,) * 3 or noise.choice.shape != (n,):
+            raise ValueError(
+                f"noise of grid {noise.white.shape} and {noise.choice.shape[0]} points does not match "
+                "the config "
+                f"(grid {c.grid}, {n} points)"
+            )
+        dv = kg.cell**3
+        power = self.power_grid(params)
+        wk = rfftn(noise.white)
+        delta_k = wk * np.sqrt(power / dv)  # linear matter field, δ(0) = 0 since P(0) = 0
+
+        # velocity and tidal fields on the grid
+        inv_k2 = np.where(kg.k2 > 0, 1.0 / np.where(kg.k2 > 0, kg.k2, 1.0), 0.0)
+        psi_k = np.stack([1j * kd * delta_k * inv_k2 for kd in kg.kd])  # [3, ...]
+        psi = irfftn(psi_k, kg.n)  # [3, N, N, N] displacement (Mpc/h)
+        tk = delta_k * inv_k2 * gaussian_smoothing(kg, c.smoothing)
+        tidal = irfftn(np.stack([_contract_2e(m, kg) * tk for m in range(5)]), kg.n)  # [5, N, N, N]
+        rms = math.sqrt(float(np.mean(tidal**2)))
+
+        pos, sample_at, density, clipped = self.place(params, noise, wk, power, psi)
+        f = growth_rate(params.omega_m)
+        at_points = cic_read(np.concatenate([psi, tidal]), sample_at, c.box_size)  # [n, 8]
+        vel = 100.0 * f * at_points[:, :3] + c.velocity_dispersion * noise.dispersion
+        shape = -c.alignment * at_points[:, 3:] / (rms if rms > 0 else 1.0)
+        shape = shape + c.shape_noise * noise.shape_noise
+        if c.rsd:
+            pos = pos.copy()
+            pos[:, 2] += vel[:, 2] / 100.0
+        pos = wrap_positions(pos, c.box_size)
+        return Cloud(pos, vel, shape, params, c.box_size, density, clipped)
+
+    def place(
+        self, params: CloudParams, noise: CloudNoise, wk: np.ndarray, power: np.ndarray, psi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Lognormal points from the white noise ``wk`` (Fourier), the linear ``power`` on the
+        half-grid and the displacement ``psi [3, N, N, N]``. Returns ``(positions, where
+        velocities and shapes are read, density, clipped fraction)``."""
+        kg = self.kgrid
+        pg, clipped = lognormal_spectrum(params.bias**2 * power, kg)
+        g = irfftn(wk * np.sqrt(pg / kg.cell**3), kg.n)
+        rho = np.exp(g - g.max())  # the exp(-σ_G²/2) factor cancels in the normalisation below
+        rho /= rho.mean()
+        # multinomial over cells, visiting cells in the order of their keys (symmetric under the cube group)
+        order = np.empty(noise.key.size, dtype=np.int64)
+        order[noise.key.ravel()] = np.arange(noise.key.size)
+        cdf = np.cumsum(rho.ravel()[order])
+        cdf /= cdf[-1]
+        cells = order[np.minimum(np.searchsorted(cdf, noise.choice, side="right"), cdf.size - 1)]
+        pos = (np.stack(np.unravel_index(cells, rho.shape), axis=1) + noise.offset) * kg.cell
+        return pos, pos, rho, clipped
+
+
+def _contract_2e(m: int, kg: KGrid) -> np.ndarray:
+    """:math:`\\sum_{ab} B^m_{ab} k_a k_b` on the half-grid (Nyquist-free k; B the 2e basis)."""
+    out = np.zeros(kg.shape)
+    for a in range(3):
+        for b in range(3):
+            if _COB_2E[m, a, b] != 0.0:
+                out = out + _COB_2E[m, a, b] * kg.kd[a] * kg.kd[b]
+    return out
+
+
+class ZeldovichGenerator(GalaxyGenerator):
+    """Zel'dovich clouds: ``n`` distinct Lagrangian cells drawn without replacement with weights
+    :math:`e^{(b-1)\\delta_L}` (exponential keys ``-ln(key)/weight``, Efraimidis & Spirakis 2006),
+    a uniform point ``q`` in each, moved to ``q + ψ(q)``; velocities and shapes are read at ``q``."""
+
+    mode = "zeldovich"
+    uniform_key = True
+
+    def place(
+        self, params: CloudParams, noise: CloudNoise, wk: np.ndarray, power: np.ndarray, psi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        c, kg = self.config, self.kgrid
+        delta = irfftn(wk * np.sqrt(power / kg.cell**3), kg.n)
+        weight = np.exp((params.bias - 1.0) * (delta - delta.max()))
+        weight /= weight.mean()
+        keys = -np.log(noise.key.ravel()) / weight.ravel()
+        n = c.num_points
+        chosen = np.argpartition(keys, n - 1)[:n] if n < keys.size else np.arange(keys.size)
+        chosen = chosen[np.argsort(keys[chosen], kind="stable")]
+        q = (np.stack(np.unravel_index(chosen, weight.shape), axis=1) + noise.offset) * kg.cell
+        q = wrap_positions(q, c.box_size)
+        pos = q + cic_read(psi, q, c.box_size)
+        return pos, q, weight, 0.0
+
+
+MODES: dict[str, type[GalaxyGenerator]] = {"lognormal": GalaxyGenerator, "zeldovich": ZeldovichGenerator}
+
+
+def make_generator(config: GalaxyConfig | Mapping[str, Any] | None = None, seed: int = 0) -> GalaxyGenerator:
+    """The generator class of ``config.mode``."""
+    cfg = GalaxyConfig.from_any(config)
+    return MODES[cfg.mode](cfg, seed)
