@@ -336,7 +336,7 @@ class PointCloudFile(_CatalogueDataset):
         bad = [k for k, v in self._columns.items() if len(v) != n]
         if bad:
             raise ValueError(f"{self.path}: columns {bad} do not have {n} rows like x")
-        ids = np.asarray(self._columns.get("cloud", np.zeros(n)))
+        ids = np.asarray(self._columns.get("cloud", np.zeros(n, dtype=np.int64)))
         self.cloud_ids, inverse = np.unique(ids, return_inverse=True)
         self._rows = [np.nonzero(inverse == k)[0] for k in range(len(self.cloud_ids))]
         super().__init__(transform, dtype)

@@ -44,14 +44,14 @@ __all__ = [
 FFT_WORKERS = 1
 
 
-def rfftn(x: np.ndarray) -> np.ndarray:
-    """Real-to-complex FFT over the last three axes (unnormalised)."""
-    return sfft.rfftn(x, axes=(-3, -2, -1), workers=FFT_WORKERS)
+def rfftn(x: np.ndarray, axes: tuple[int, int, int] = (-3, -2, -1)) -> np.ndarray:
+    """Real-to-complex FFT over three axes (the last three by default; unnormalised)."""
+    return sfft.rfftn(x, axes=axes, workers=FFT_WORKERS)
 
 
-def irfftn(x: np.ndarray, n: int) -> np.ndarray:
+def irfftn(x: np.ndarray, n: int, axes: tuple[int, int, int] = (-3, -2, -1)) -> np.ndarray:
     """Inverse of :func:`rfftn` for an ``n³`` grid (divides by ``n³``)."""
-    return sfft.irfftn(x, s=(n, n, n), axes=(-3, -2, -1), workers=FFT_WORKERS)
+    return sfft.irfftn(x, s=(n, n, n), axes=axes, workers=FFT_WORKERS)
 
 
 class KGrid:
@@ -96,14 +96,23 @@ class KGrid:
     def shape(self) -> tuple[int, int, int]:
         return (self.n, self.n, self.n // 2 + 1)
 
+    @functools.cached_property
+    def _shells(self) -> tuple[np.ndarray, np.ndarray]:
+        uniq, inv = np.unique(self.k2_int, return_inverse=True)
+        return np.sqrt(uniq.astype(np.float64)) * self.k_fundamental, inv.reshape(self.k2_int.shape)
+
+    @functools.cached_property
+    def inv_k2(self) -> np.ndarray:
+        """``1/|k|²`` on the half-grid, 0 at k = 0."""
+        return np.where(self.k2 > 0, 1.0 / np.where(self.k2 > 0, self.k2, 1.0), 0.0)
+
     def radial(self, fn, *, zero_mode: float = 0.0) -> np.ndarray:
         """``fn(|k|)`` on the half-grid, evaluated once per distinct ``|k|``; ``zero_mode`` at k = 0."""
-        uniq, inv = np.unique(self.k2_int, return_inverse=True)
-        kk = np.sqrt(uniq.astype(np.float64)) * self.k_fundamental
+        kk, inv = self._shells
         vals = np.empty_like(kk)
-        vals[0] = zero_mode  # uniq[0] == 0
+        vals[0] = zero_mode  # kk[0] == 0
         vals[1:] = fn(kk[1:])
-        return vals[inv.reshape(self.k2_int.shape)]
+        return vals[inv]
 
     def mu2(self) -> np.ndarray:
         """Squared cosine of the angle between k and the z axis (0 at k = 0)."""
@@ -126,12 +135,13 @@ def gaussian_smoothing(kg: KGrid, radius: float) -> np.ndarray:
     return np.exp(-0.5 * kg.k2 * radius * radius)
 
 
-def lognormal_spectrum(power_grid: np.ndarray, kg: KGrid) -> tuple[np.ndarray, float]:
+def lognormal_spectrum(power_grid: np.ndarray, kg: KGrid) -> tuple[np.ndarray, float, float]:
     r"""The Gaussian power :math:`P_G` whose exponential has power ``power_grid`` on the grid
     (Coles & Jones 1991): :math:`\xi = \mathrm{IFFT}(P/\Delta V)`,
     :math:`P_G = \Delta V\,\mathrm{FFT}(\ln(1 + \xi))`, negative values clipped to 0, k = 0 set to 0.
 
-    Returns ``(P_G, clipped)`` with ``clipped`` the fraction of half-grid modes set to zero.
+    Returns ``(P_G, clipped_modes, clipped_power)``: the fraction of half-grid modes set to zero
+    and their share of the Gaussian power (the negative power over the positive power).
     """
     dv = kg.cell**3
     xi = irfftn(power_grid / dv, kg.n)
@@ -143,10 +153,12 @@ def lognormal_spectrum(power_grid: np.ndarray, kg: KGrid) -> tuple[np.ndarray, f
     pg = rfftn(np.log1p(xi)).real * dv
     neg = pg < 0
     neg[0, 0, 0] = False
-    clipped = float(neg.mean())
+    clipped_modes = float(neg.mean())
+    pos_power = float(pg[pg > 0].sum())
+    clipped_power = float(-pg[neg].sum()) / pos_power if pos_power > 0 else 0.0
     pg[neg] = 0.0
     pg[0, 0, 0] = 0.0
-    return pg, clipped
+    return pg, clipped_modes, clipped_power
 
 
 def wrap_positions(pos: np.ndarray, box: float | np.ndarray) -> np.ndarray:
@@ -185,13 +197,18 @@ def cic_paint(pos: np.ndarray, n: int, box: float, weights: np.ndarray | None = 
     return out.reshape(n, n, n)
 
 
-def cic_read(fields: np.ndarray, pos: np.ndarray, box: float) -> np.ndarray:
-    """Cloud-in-cell interpolation of grid fields ``[..., n, n, n]`` at points ``[M, 3]``;
-    returns ``[M, ...]``."""
+def cic_read(fields: np.ndarray, pos: np.ndarray, box: float, channels_last: bool = False) -> np.ndarray:
+    """Cloud-in-cell interpolation of grid fields at points ``[M, 3]``: fields ``[..., n, n, n]``
+    give ``[M, ...]``; with ``channels_last`` fields ``[n, n, n, C]`` give ``[M, C]``."""
     fields = np.asarray(fields, dtype=np.float64)
-    n = fields.shape[-1]
-    lead = fields.shape[:-3]
-    table = np.ascontiguousarray(fields.reshape(-1, n**3).T)  # [n³, C]: one row gathered per corner
+    if channels_last:
+        n = fields.shape[0]
+        table = fields.reshape(n**3, -1)  # [n³, C], a view when contiguous
+        lead: tuple[int, ...] = (table.shape[1],)
+    else:
+        n = fields.shape[-1]
+        lead = fields.shape[:-3]
+        table = np.ascontiguousarray(fields.reshape(-1, n**3).T)  # [n³, C]: one row gathered per corner
     idx, w = _cic_weights(pos, n, box)
     out = np.zeros((len(pos), table.shape[1]))
     for a in range(2):
