@@ -56,6 +56,19 @@ def _make_data(pos, velocity, shape, params, box: float, dtype: torch.dtype) -> 
     )
 
 
+_WORKER_GENERATOR: GalaxyGenerator | None = None
+
+
+def _init_worker(config: dict[str, Any], seed: int) -> None:
+    global _WORKER_GENERATOR
+    _WORKER_GENERATOR = make_generator(config, seed)
+
+
+def _worker_chunk(indices: list[int], np_dtype: np.dtype) -> dict[str, np.ndarray]:
+    assert _WORKER_GENERATOR is not None
+    return _generate_chunk(_WORKER_GENERATOR, indices, np_dtype)
+
+
 def _generate_chunk(
     generator: GalaxyGenerator, indices: list[int], np_dtype: np.dtype
 ) -> dict[str, np.ndarray]:
@@ -256,10 +269,10 @@ class GalaxyClouds(Dataset):
         )
         try:
             if self.num_workers > 0:
-                with ProcessPoolExecutor(self.num_workers) as pool:
+                init = (self.config.as_dict(), self.seed)  # one generator per process, not one per task
+                with ProcessPoolExecutor(self.num_workers, initializer=_init_worker, initargs=init) as pool:
                     futures = {
-                        j: pool.submit(_generate_chunk, self.generator, self._chunk_indices(j), np_dtype)
-                        for j in missing
+                        j: pool.submit(_worker_chunk, self._chunk_indices(j), np_dtype) for j in missing
                     }
                     for j, fut in futures.items():
                         out[j] = fut.result()

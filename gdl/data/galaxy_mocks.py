@@ -89,7 +89,8 @@ class GalaxyConfig:
 
     Args:
         box_size: side L of the periodic cube (Mpc/h). Default ``1000.0``.
-        num_points: points per cloud. Default ``5000``.
+        num_points: points per cloud; lognormal mode places any number (several per cell
+            allowed), Zel'dovich mode at most ``grid**3`` (one per Lagrangian cell). Default ``5000``.
         grid: N of the N³ Fourier grid. Default ``64``.
         mode: ``"lognormal"`` or ``"zeldovich"``. Default ``"lognormal"``.
         bias: linear galaxy bias b, a number or a ``(low, high)`` range drawn per cloud. Default ``2.0``.
