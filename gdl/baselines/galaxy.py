@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.galaxy_mocks import GalaxyConfig, make_generator
+from ..data.galaxy_config import GalaxyConfig
+from ..data.galaxy_mocks import make_generator
 from .regression import LeastSquares, bootstrap_r2, r2_score
 from .two_point import PairDistanceFeatures, TwoPointFeatures
 from .velocity import LinearTheoryVelocity

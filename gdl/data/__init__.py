@@ -8,11 +8,11 @@ periodic graphs :class:`PeriodicKNNGraph`, :class:`PeriodicRadiusGraph`.
 from .catalogues import CosmoBench, PointCloudFile, QuijoteTFRecord
 from .cosmology import Cosmology, LinearPower, growth_rate
 from .galaxy import GalaxyClouds, cloud_to_data
+from .galaxy_config import GalaxyConfig
 from .galaxy_mocks import (
     Cloud,
     CloudNoise,
     CloudParams,
-    GalaxyConfig,
     GalaxyGenerator,
     ZeldovichGenerator,
     make_generator,

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, Dataset
 
-from .galaxy_mocks import Cloud, GalaxyConfig, GalaxyGenerator, make_generator
+from .galaxy_config import GalaxyConfig
+from .galaxy_mocks import Cloud, GalaxyGenerator, make_generator
 
 __all__ = ["CACHE_VERSION", "GalaxyClouds", "cloud_to_data"]
 
