@@ -73,6 +73,7 @@ OMEGA_M = "omega_m"  # [1, 1] matter density parameter
 SIGMA_8 = "sigma_8"  # [1, 1] amplitude of fluctuations at 8 Mpc/h
 VELOCITY = "velocity"  # [N, 3] peculiar velocity target (km/s)
 SHAPE = "shape"  # [N, 5] intrinsic-alignment shape, traceless symmetric, e3nn 2e basis
+BIAS = "bias"  # [1, 1] linear galaxy bias of a cloud
 
 # N-body
 DISPLACEMENT = "displacement"  # [N, 3] position at the target frame minus the input position
@@ -138,6 +139,7 @@ FIELDS: dict[str, FieldInfo] = dict(
         _f(SHAPE, "[N, 5]", "node", "2e", "intrinsic-alignment shape (traceless symmetric), e3nn 2e basis"),
         _f(DISPLACEMENT, "[N, 3]", "node", "1o", "target position minus input position"),
         _f(POS_TARGET, "[N, 3]", "node", "pos", "position at the target frame"),
+        _f(BIAS, "[1, 1]", "graph", "0e", "linear galaxy bias b of a cloud"),
     ]
     + [_f(name, "[1, 1]", "graph", "0e", f"QM9 target {name} (column {i} of y)") for i, name in enumerate(QM9_TARGETS)]
 )
@@ -271,7 +273,7 @@ def from_2e(v: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
-    "BATCH", "BOX", "CHARGES", "DIPOLE_VEC", "DISPLACEMENT", "EDGE_ATTR", "EDGE_INDEX", "EDGE_VEC",
+    "BATCH", "BIAS", "BOX", "CHARGES", "DIPOLE_VEC", "DISPLACEMENT", "EDGE_ATTR", "EDGE_INDEX", "EDGE_VEC",
     "FIELDS", "IDX", "LEVELS", "NON_IRREPS_REPS", "OMEGA_M", "POLARIZABILITY", "POS", "POS_TARGET", "PTR", "QM9_TARGETS",
     "QUADRUPOLE", "SHAPE", "SIGMA_8", "SMILES", "VEC", "VEL", "VELOCITY", "X", "Y", "Z",
     "FieldInfo", "Target", "TargetLike", "as_target", "as_targets", "cartesian_to_2e",

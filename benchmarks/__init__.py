@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks of gdl (see benchmarks/README.md)."""
