@@ -71,6 +71,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(..., "w")`` would give (0666 minus the umask); ``mkstemp`` uses 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def save_atomic(obj: Any, path: str | os.PathLike, version: str, meta: dict | None = None) -> None:
     """``torch.save(obj)`` to ``path`` atomically, then write its stamp (version, size, SHA-256, ``meta``).
 
@@ -85,6 +92,7 @@ def save_atomic(obj: Any, path: str | os.PathLike, version: str, meta: dict | No
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -93,6 +101,7 @@ def save_atomic(obj: Any, path: str | os.PathLike, version: str, meta: dict | No
     fd, tmp = tempfile.mkstemp(prefix=stamp.name + ".", suffix=".tmp", dir=path.parent)
     with os.fdopen(fd, "w") as f:
         json.dump(info, f, indent=1)
+    os.chmod(tmp, _file_mode())
     os.replace(tmp, stamp)
 
 

@@ -25,6 +25,11 @@ def test_save_and_load_roundtrip(tmp_path):
     assert torch.equal(out["a"], obj["a"]) and out["s"] == ["x", "y"]
     assert json.loads((tmp_path / "sub" / "f.pt.json").read_text())["n"] == 5
     assert not [p for p in path.parent.iterdir() if p.suffix == ".tmp"]
+    mode = _paths._file_mode()
+    assert (
+        path.stat().st_mode & 0o777 == mode
+        and (tmp_path / "sub" / "f.pt.json").stat().st_mode & 0o777 == mode
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "no_stamp", "version", "missing"])
