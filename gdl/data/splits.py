@@ -14,9 +14,12 @@ name                    train      val       test        used by
 The permutation is ``numpy.random.RandomState(seed).permutation(num_items)``. With ``seed=0`` over
 the 130,831 QM9 molecules in index order this is exactly the permutation of Cormorant's
 ``gen_splits_gdb9`` (``np.random.seed(0); np.random.permutation(Nmols)``, cut as above), which EGNN
-reuses: the ``cormorant`` split reproduces the published split molecule for molecule. The
-``dimenet`` split reproduces the sizes; DimeNet drew its permutation over its own data file, which
-could not be checked offline, so its exact membership is not claimed.
+reuses. Cormorant permutes the 133,885 − 3,054 molecules left after removing the uncharacterised
+ones, in index order; qm9pack ships exactly 130,831 molecules in index order (its list of the
+3,054 could not be compared offline), so the ``cormorant`` split reproduces the published one
+molecule for molecule if the two sets agree, as their counts do. The ``dimenet`` split
+reproduces the sizes; DimeNet drew its permutation over its own data file, which could not be
+checked offline, so its exact membership is not claimed.
 
 ``train_size=n`` keeps the first ``n`` training items in permutation order, so for a fixed seed the
 subsets are nested (the 1,000-item subset lies inside the 2,000-item one) and validation and test
