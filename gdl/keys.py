@@ -78,6 +78,7 @@ BIAS = "bias"  # [1, 1] linear galaxy bias of a cloud
 # N-body
 DISPLACEMENT = "displacement"  # [N, 3] position at the target frame minus the input position
 POS_TARGET = "pos_target"  # [N, 3] position at the target frame
+EFIELD = "efield"  # [N, 3] external field acting on the charges at each particle (N-body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +141,7 @@ FIELDS: dict[str, FieldInfo] = dict(
         _f(DISPLACEMENT, "[N, 3]", "node", "1o", "target position minus input position"),
         _f(POS_TARGET, "[N, 3]", "node", "pos", "position at the target frame"),
         _f(BIAS, "[1, 1]", "graph", "0e", "linear galaxy bias b of a cloud"),
+        _f(EFIELD, "[N, 3]", "node", "1o", "external field on the charges (N-body), ε ẑ at each particle"),
     ]
     + [_f(name, "[1, 1]", "graph", "0e", f"QM9 target {name} (column {i} of y)") for i, name in enumerate(QM9_TARGETS)]
 )
@@ -273,7 +275,7 @@ def from_2e(v: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
-    "BATCH", "BIAS", "BOX", "CHARGES", "DIPOLE_VEC", "DISPLACEMENT", "EDGE_ATTR", "EDGE_INDEX", "EDGE_VEC",
+    "BATCH", "BIAS", "BOX", "CHARGES", "DIPOLE_VEC", "DISPLACEMENT", "EDGE_ATTR", "EDGE_INDEX", "EDGE_VEC", "EFIELD",
     "FIELDS", "IDX", "LEVELS", "NON_IRREPS_REPS", "OMEGA_M", "POLARIZABILITY", "POS", "POS_TARGET", "PTR", "QM9_TARGETS",
     "QUADRUPOLE", "SHAPE", "SIGMA_8", "SMILES", "VEC", "VEL", "VELOCITY", "X", "Y", "Z",
     "FieldInfo", "Target", "TargetLike", "as_target", "as_targets", "cartesian_to_2e",
