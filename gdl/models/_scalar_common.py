@@ -105,6 +105,15 @@ class ScalarModelBase(GDLModel):
         """Invariant node features ``[N, hidden_channels]`` from ``z`` and/or ``x``."""
         return self.embedding(data.pos.shape[0], z=getattr(data, "z", None), x=getattr(data, "x", None))
 
+    @staticmethod
+    def edge_vectors(data: Any) -> torch.Tensor:
+        """``data.edge_vec`` if present (minimum image in periodic boxes), else ``pos[j] - pos[i]``
+        ``[E, 3]``; no validation (``validate(data)`` has checked the batch already)."""
+        given = getattr(data, "edge_vec", None)
+        if given is not None:
+            return given.to(data.pos.dtype)
+        return data.pos[data.edge_index[0]] - data.pos[data.edge_index[1]]
+
     def vectors(self, data: Any) -> torch.Tensor | None:
         """The vector inputs stacked as ``[N, V, 3]`` (``None`` when there are none), validated."""
         if not self.vector_inputs:

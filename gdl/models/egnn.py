@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from ..keys import TargetLike
-from ..nn._checks import edge_vectors
 from ..nn.conv.egnn_conv import EGNNConv
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
 from ._scalar_common import ScalarModelBase
@@ -90,7 +89,7 @@ class EGNN(ScalarModelBase):
         j, i = edge_index[0], edge_index[1]
         h = self.embed(data)
         vel = self.vectors(data)  # [N, V, 3] or None
-        r = edge_vectors(pos0, edge_index, getattr(data, "edge_vec", None))  # [E, 3]
+        r = self.edge_vectors(data)  # [E, 3]
         pos = pos0
         for conv in self.convs:
             h, new_pos, _ = conv(h, pos, edge_index, edge_vec=r, vel=vel)

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from ..keys import TargetLike
-from ..nn._checks import edge_vectors
 from ..nn.conv.invariant_conv import InvariantConv
 from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
@@ -84,7 +83,7 @@ class InvariantNet(ScalarModelBase):
         vel = self.vectors(data)  # [N, V, 3] or None
         if self.vector_norms is not None and vel is not None:
             h = h + self.vector_norms((vel * vel).sum(-1))  # invariants |v|^2
-        r = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
+        r = self.edge_vectors(data)
         for conv in self.convs:
             h = conv(h, pos, edge_index, edge_vec=r)
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

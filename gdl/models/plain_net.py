@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from ..keys import TargetLike
-from ..nn._checks import edge_vectors
 from ..nn.conv.plain_conv import PlainConv
 from ..nn.scalar_readout import PlainReadout, ReadoutFactory
 from ._scalar_common import ScalarModelBase
@@ -79,7 +78,7 @@ class PlainNet(ScalarModelBase):
         vel = self.vectors(data)  # [N, V, 3] or None
         if self.vector_linear is not None and vel is not None:
             h = h + self.vector_linear(vel.flatten(1))  # raw components
-        r = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
+        r = self.edge_vectors(data)
         for conv in self.convs:
             h = conv(h, pos, edge_index, edge_vec=r)
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)
