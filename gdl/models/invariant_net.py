@@ -1,0 +1,89 @@
+r"""InvariantNet: a distance-only backbone (:class:`~gdl.nn.InvariantConv`) with an injected readout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..keys import TargetLike
+from ..nn.conv.invariant_conv import InvariantConv
+from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding
+from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
+from ._scalar_common import ScalarModelBase
+
+__all__ = ["InvariantNet"]
+
+
+class InvariantNet(ScalarModelBase):
+    r"""The ``invariant`` strategy of DESIGN.md: a SchNet-style backbone that sees the geometry only
+    through distances, followed by an equivariant (scalarization) readout for ``1o``/``2e`` targets.
+
+    .. math::
+        h^0_i = \mathrm{Emb}(z_i, x_i) + W \big(\lVert v_{i1}\rVert^2, \dots\big), \quad
+        h^{l+1} = \mathrm{InvariantConv}_l(h^l, \{d_{ij}\}), \quad
+        y = \mathrm{Readout}\big(h^L, r_{ij}, v\big)
+
+    The layers share one radial embedding (``num_basis`` Gaussians on ``[0, cutoff]`` with a cosine
+    cutoff). Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
+    and are given to the readout as equivariant node vectors. What can be predicted is decided by
+    the injected ``readout``: :class:`~gdl.nn.ScalarizationReadout` (default) gives ``0e``, ``1o``,
+    ``2e``; :class:`~gdl.nn.InvariantReadout` gives ``0e`` only, and the model then refuses ``1o``/``2e``
+    targets at construction with an error naming the target.
+
+    Equivariance: ``h`` is invariant; outputs are :math:`E(3)`- and permutation-equivariant by type.
+
+    Args:
+        targets: typed targets (:func:`gdl.keys.as_targets`).
+        hidden_channels: width of node features and filters. Default ``128``.
+        num_layers: number of :class:`~gdl.nn.InvariantConv` layers. Default ``4``.
+        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
+        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        cutoff: radius of the radial basis and cosine cutoff (layers and readout). Default ``5.0``.
+        vector_inputs: names of node-level ``[N, 3]`` ``1o`` input fields. Default ``()``.
+        reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
+        readout: readout class or factory. Default :class:`~gdl.nn.ScalarizationReadout`.
+        num_basis: number of Gaussians of the radial basis. Default ``50`` (SchNet).
+
+    Shapes:
+        ``Batch`` -> ``{name: [B or N, irreps.dim]}`` as :class:`~gdl.models.EGNN`.
+    """
+
+    def __init__(
+        self,
+        targets: TargetLike | Iterable[TargetLike],
+        hidden_channels: int = 128,
+        num_layers: int = 4,
+        num_types: int = 10,
+        in_channels: int = 0,
+        cutoff: float = 5.0,
+        vector_inputs: Sequence[str] = (),
+        reduce: str = "sum",
+        readout: ReadoutFactory = ScalarizationReadout,
+        num_basis: int = 50,
+    ):
+        super().__init__(
+            targets, hidden_channels, num_layers, num_types, in_channels, cutoff, vector_inputs, reduce
+        )
+        v = len(self.vector_inputs)
+        self.num_basis = int(num_basis)
+        radial = RadialEmbedding(GaussianBasis(self.num_basis, self.cutoff), CosineCutoff(self.cutoff))
+        self.convs = nn.ModuleList(
+            [InvariantConv(self.hidden_channels, radial=radial) for _ in range(self.num_layers)]
+        )
+        self.vector_norms = nn.Linear(v, self.hidden_channels, bias=False) if v else None
+        self.readout = self.build_readout(readout, vector_channels=v)
+
+    def forward(self, data: Any) -> dict[str, torch.Tensor]:
+        self.validate(data)
+        pos, edge_index = data.pos, data.edge_index
+        h = self.embed(data)
+        vel = self.vectors(data)  # [N, V, 3] or None
+        if self.vector_norms is not None and vel is not None:
+            h = h + self.vector_norms((vel * vel).sum(-1))  # invariants |v|^2
+        r = self.edge_vectors(data)
+        for conv in self.convs:
+            h = conv(h, pos, edge_index, edge_vec=r)
+        return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

@@ -1,0 +1,84 @@
+r"""PlainNet: the no-symmetry baseline (:class:`~gdl.nn.PlainConv` layers, raw-component readout)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..keys import TargetLike
+from ..nn.conv.plain_conv import PlainConv
+from ..nn.scalar_readout import PlainReadout, ReadoutFactory
+from ._scalar_common import ScalarModelBase
+
+__all__ = ["PlainNet"]
+
+
+class PlainNet(ScalarModelBase):
+    r"""A message-passing network with no built-in rotation symmetry: relative vectors enter as raw
+    numbers (:class:`~gdl.nn.PlainConv`) and every output component is a raw number
+    (:class:`~gdl.nn.PlainReadout`), for targets of any irreps at graph and node level.
+
+    .. math::
+        h^0_i = \mathrm{Emb}(z_i, x_i) + W\,[v_{i1}, \dots] , \quad
+        h^{l+1} = \mathrm{PlainConv}_l(h^l, \{r_{ij}\}), \quad
+        y = \mathrm{PlainReadout}(h^L)
+
+    Vector inputs enter as their raw components. It is the backbone that the ``augment``,
+    ``frame_average`` and ``rpp`` strategies wrap, so its outputs have the declared shapes
+    (``[B or N, irreps.dim]``, ``2e`` slots in e3nn's basis order) even though nothing makes them
+    transform as declared.
+
+    Symmetry: translation-invariant and permutation-equivariant; **not** rotation- or
+    reflection-equivariant (measured: relative rotation error well above ``1e-2``; see the tests).
+
+    Args:
+        targets: typed targets (:func:`gdl.keys.as_targets`); any irreps.
+        hidden_channels: width of node features and MLPs. Default ``128``.
+        num_layers: number of :class:`~gdl.nn.PlainConv` layers. Default ``4``.
+        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
+        in_channels: width of node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        cutoff: radius of the cosine cutoff on messages. Default ``5.0``.
+        vector_inputs: names of node-level ``[N, 3]`` input fields (raw components). Default ``()``.
+        reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
+        readout: readout class or factory. Default :class:`~gdl.nn.PlainReadout`.
+
+    Shapes:
+        ``Batch`` -> ``{name: [B or N, irreps.dim]}`` as :class:`~gdl.models.EGNN`.
+    """
+
+    def __init__(
+        self,
+        targets: TargetLike | Iterable[TargetLike],
+        hidden_channels: int = 128,
+        num_layers: int = 4,
+        num_types: int = 10,
+        in_channels: int = 0,
+        cutoff: float = 5.0,
+        vector_inputs: Sequence[str] = (),
+        reduce: str = "sum",
+        readout: ReadoutFactory = PlainReadout,
+    ):
+        super().__init__(
+            targets, hidden_channels, num_layers, num_types, in_channels, cutoff, vector_inputs, reduce
+        )
+        v = len(self.vector_inputs)
+        self.convs = nn.ModuleList(
+            [PlainConv(self.hidden_channels, cutoff=self.cutoff) for _ in range(self.num_layers)]
+        )
+        self.vector_linear = nn.Linear(3 * v, self.hidden_channels, bias=False) if v else None
+        self.readout = self.build_readout(readout, vector_channels=v)
+
+    def forward(self, data: Any) -> dict[str, torch.Tensor]:
+        self.validate(data)
+        pos, edge_index = data.pos, data.edge_index
+        h = self.embed(data)
+        vel = self.vectors(data)  # [N, V, 3] or None
+        if self.vector_linear is not None and vel is not None:
+            h = h + self.vector_linear(vel.flatten(1))  # raw components
+        r = self.edge_vectors(data)
+        for conv in self.convs:
+            h = conv(h, pos, edge_index, edge_vec=r)
+        return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

@@ -1,0 +1,210 @@
+r"""E(n)-equivariant graph convolution (Satorras, Hoogeboom & Welling 2021)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch_geometric.nn import MessagePassing
+
+from .._checks import check_features, edge_vectors
+from ._scalar_common import check_edge_attr
+
+__all__ = ["EGNNConv"]
+
+
+class EGNNConv(MessagePassing):
+    r"""The E(n)-equivariant graph convolution of `"E(n) Equivariant Graph Neural Networks"
+    <https://arxiv.org/abs/2102.09844>`_ (Satorras, Hoogeboom & Welling, ICML 2021), eqs. 3–7:
+
+    .. math::
+        m_{ij} &= \phi_e\big(h_i, h_j, \lVert x_i - x_j\rVert^2, a_{ij}\big) \\
+        x_i' &= x_i + \frac{1}{|\mathcal N(i)|} \sum_{j \in \mathcal N(i)}
+                \frac{x_i - x_j}{\sqrt{\lVert x_i - x_j\rVert^2 + 1}}\; s \tanh \phi_x(m_{ij})
+                \;\big[+\ \textstyle\sum_v \phi_v(h_i)_v\, v_{iv}\big] \\
+        h_i' &= h_i + \phi_h\Big(h_i, \sum_{j \in \mathcal N(i)} e_{ij}\, m_{ij}\Big)
+
+    with :math:`\phi_e, \phi_x, \phi_h, \phi_v` two-layer SiLU MLPs of width ``channels``. Options:
+
+    * velocities (eq. 7): with ``vel_channels = V > 0`` the update adds
+      :math:`\sum_v \phi_v(h_i)_v\, v_{iv}` for input vectors ``vel [N, V, 3]`` (the paper's
+      :math:`\phi_v(h_i)\, v_i^{\mathrm{init}}` for ``V = 1``; pass the same ``vel`` to every layer);
+    * attention (section 3.3): with ``attention=True``, :math:`e_{ij} = \sigma(\mathrm{Linear}(m_{ij}))`
+      gates the messages summed into :math:`h` (otherwise :math:`e_{ij} = 1`);
+    * vector channels: with ``vec_channels = C > 0``, ``vec [N, C, 3]`` is updated like :math:`x`,
+      :math:`\mathrm{vec}_{ic}' = \mathrm{vec}_{ic}
+      + \mathrm{mean}_j\, \tilde r_{ij}\, s\tanh \phi_x(m_{ij})_{1+c}` with :math:`\tilde r_{ij}` the
+      normalised :math:`x_i - x_j` below
+      (:math:`\phi_x` gets ``1 + C`` outputs);
+    * edge attributes :math:`a_{ij}` (invariant, ``edge_dim`` wide) enter :math:`\phi_e`.
+
+    Differences from the paper, for stability (what users of EGNN code ask for): the relative
+    vector is normalised as :math:`(x_i - x_j)/\sqrt{\lVert x_i - x_j\rVert^2 + 1}` (norm < 1, smooth,
+    finite with a finite gradient when two nodes coincide — :math:`(x_i-x_j)/\lVert x_i - x_j\rVert`
+    would give NaN), and :math:`\phi_x` is squashed to :math:`s \tanh(\cdot)`, so a node moves by less
+    than ``coord_step`` per layer from the pairwise term. :math:`C = 1/|\mathcal N(i)|` (the paper's
+    :math:`1/(M-1)` on full graphs). The last layer of :math:`\phi_x` starts near zero (Xavier, gain
+    0.001) as in the authors' code.
+
+    For speed the first layer of :math:`\phi_e`, a linear map of the concatenation
+    :math:`[h_i, h_j, d^2_{ij}, a_{ij}]` (parameter ``edge_lin1``), is evaluated as
+    :math:`W_i h_i + W_j h_j + w_d d^2_{ij} + W_a a_{ij} + b` with :math:`W_i h, W_j h` computed once per
+    node and gathered per edge: the same function with ~``E/N`` times fewer FLOPs. Features and
+    coordinate updates are each aggregated by one scatter.
+
+    Edges ``(j, i) = edge_index[:, e]`` send messages from ``j`` to ``i``; the relative vector is
+    ``r_ij = pos[j] - pos[i]`` or the given ``edge_vec`` (minimum image in periodic boxes).
+
+    Args:
+        channels: width ``F`` of node features ``h`` (input and output) and of the MLPs.
+        edge_dim: width of edge attributes :math:`a_{ij}`; ``0`` for none. Default ``0``.
+        vel_channels: number ``V`` of velocity-like input vectors (eq. 7); ``0`` for none. Default ``0``.
+        vec_channels: number ``C`` of vector channels updated like ``pos``; ``0`` for none. Default ``0``.
+        attention: gate messages with :math:`e_{ij}` (section 3.3). Default ``False``.
+        coord_step: :math:`s`, the bound of the squashed coordinate weights. Default ``1.0``.
+        **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`.
+
+    Shapes:
+        - **input:** ``x [N, F]`` (invariant), ``pos [N, 3]`` (position),
+          ``edge_index [2, E]``, ``edge_vec [E, 3]`` (1o, optional), ``edge_attr [E, edge_dim]``
+          (invariant, optional), ``vel [N, V, 3]`` or ``[N, 3]`` if ``V = 1`` (1o),
+          ``vec [N, C, 3]`` (1o)
+        - **output:** ``(x' [N, F], pos' [N, 3], vec' [N, C, 3] or None)``: ``x'`` invariant, ``pos'``
+          E(3)-equivariant (rotates, reflects and translates with ``pos``), ``vec'`` rotates and
+          reflects (1o), translation-invariant.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        edge_dim: int = 0,
+        vel_channels: int = 0,
+        vec_channels: int = 0,
+        attention: bool = False,
+        coord_step: float = 1.0,
+        **kwargs,
+    ):
+        kwargs.setdefault("aggr", "add")
+        super().__init__(**kwargs)
+        if channels < 1 or edge_dim < 0 or vel_channels < 0 or vec_channels < 0 or coord_step <= 0:
+            raise ValueError(
+                f"EGNNConv: need channels >= 1, edge_dim/vel_channels/vec_channels >= 0, coord_step > 0; got "
+                f"{channels}, {edge_dim}, {vel_channels}, {vec_channels}, {coord_step}"
+            )
+        f = self.channels = int(channels)
+        self.edge_dim, self.vel_channels, self.vec_channels = (
+            int(edge_dim),
+            int(vel_channels),
+            int(vec_channels),
+        )
+        self.coord_step = float(coord_step)
+        # phi_e: Linear on [h_i, h_j, d^2, a_ij] (evaluated fused), SiLU, Linear, SiLU
+        self.edge_lin1 = nn.Linear(2 * f + 1 + self.edge_dim, f)
+        self.edge_lin2 = nn.Linear(f, f)
+        self.att = nn.Linear(f, 1) if attention else None
+        self.coord_mlp = nn.Sequential(
+            nn.Linear(f, f), nn.SiLU(), nn.Linear(f, 1 + self.vec_channels, bias=False)
+        )
+        self.node_mlp = nn.Sequential(nn.Linear(2 * f, f), nn.SiLU(), nn.Linear(f, f))
+        self.vel_mlp = (
+            nn.Sequential(nn.Linear(f, f), nn.SiLU(), nn.Linear(f, self.vel_channels))
+            if self.vel_channels
+            else None
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+        nn.init.xavier_uniform_(self.coord_mlp[-1].weight, gain=0.001)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        pos: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_vec: torch.Tensor | None = None,
+        edge_attr: torch.Tensor | None = None,
+        vel: torch.Tensor | None = None,
+        vec: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3], r_ij = pos_j - pos_i; validates pos/edges
+        n, f = pos.shape[0], self.channels
+        check_features(x, n, f, "x")
+        vel = self._check_vectors(vel, "vel", n, self.vel_channels, allow_flat=True)
+        vec = self._check_vectors(vec, "vec", n, self.vec_channels, allow_flat=False)
+
+        w = self.edge_lin1.weight  # [F, 2F + 1 + edge_dim] acting on [h_i, h_j, d^2, a_ij]
+        ab = F.linear(x, torch.cat([w[:, :f], w[:, f : 2 * f]], dim=0))  # [N, 2F] = [W_i h | W_j h]
+        a = ab[:, :f] + self.edge_lin1.bias  # [N, F], the bias added per node rather than per edge
+        d2 = (r * r).sum(dim=-1, keepdim=True)  # [E, 1]
+        check_edge_attr(edge_attr, r.shape[0], self.edge_dim, "EGNNConv")
+        z = F.linear(edge_attr, w[:, 2 * f + 1 :]) if edge_attr is not None else None  # [E, F]
+
+        m_agg, dx = self.propagate(edge_index, a=a, b=ab[:, f:], r=r, d2=d2, z=z, size=(n, n))
+
+        pos_out = pos + dx[:, 0]
+        if self.vel_mlp is not None:
+            pos_out = pos_out + (self.vel_mlp(x).unsqueeze(-1) * vel).sum(dim=1)  # sum_v phi_v(h)_v vel_v
+        vec_out = vec + dx[:, 1:] if vec is not None else None
+        x_out = x + self.node_mlp(torch.cat([x, m_agg], dim=-1))
+        return x_out, pos_out, vec_out
+
+    def message(
+        self,
+        a_i: torch.Tensor,
+        b_j: torch.Tensor,
+        r: torch.Tensor,
+        d2: torch.Tensor,
+        z: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij), in two fused passes
+        pre = (a_i + b_j).addcmul_(d2, self.edge_lin1.weight[:, 2 * self.channels])  # [E, F]
+        if z is not None:
+            pre = pre + z
+        m = F.silu(self.edge_lin2(F.silu(pre)))  # phi_e, [E, F]
+        coef = self.coord_step * torch.tanh(self.coord_mlp(m))  # [E, 1 + C]
+        unit = r * -torch.rsqrt(d2 + 1.0)  # bounded x_i - x_j = -r_ij, [E, 3]
+        dx = coef.unsqueeze(-1) * unit.unsqueeze(1)  # [E, 1 + C, 3]
+        if self.att is not None:
+            m = m * torch.sigmoid(self.att(m))
+        return m, dx
+
+    def aggregate(
+        self,
+        inputs: tuple[torch.Tensor, torch.Tensor],
+        index: torch.Tensor,
+        ptr: torch.Tensor | None = None,
+        dim_size: int | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # one index_add per quantity (its backward is a row gather, cheaper than scatter's gather)
+        m, dx = inputs
+        n = dim_size if dim_size is not None else int(index.max()) + 1
+        m_sum = m.new_zeros(n, m.shape[1]).index_add_(0, index, m)  # sum_j m_ij, [N, F]
+        dx_sum = dx.new_zeros(n, dx.shape[1], 3).index_add_(0, index, dx)  # [N, 1 + C, 3]
+        deg = dx.new_zeros(n).index_add_(0, index, dx.new_ones(index.shape[0])).clamp_(min=1.0)
+        return m_sum, dx_sum / deg.view(-1, 1, 1)  # mean over incoming edges for coordinates
+
+    def _check_vectors(
+        self, v: torch.Tensor | None, name: str, n: int, channels: int, allow_flat: bool
+    ) -> torch.Tensor | None:
+        if channels == 0:
+            if v is not None:
+                raise ValueError(f"EGNNConv got `{name}` but was built with {name}_channels=0")
+            return None
+        if v is None:
+            raise ValueError(f"EGNNConv({name}_channels={channels}) needs `{name}` [N, {channels}, 3]")
+        if allow_flat and channels == 1 and v.dim() == 2:
+            v = v.unsqueeze(1)
+        if v.dim() != 3 or v.shape != (n, channels, 3):
+            raise ValueError(f"`{name}` must have shape [{n}, {channels}, 3], got {tuple(v.shape)}")
+        return v
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.channels}, edge_dim={self.edge_dim}, "
+            f"vel_channels={self.vel_channels}, vec_channels={self.vec_channels}, "
+            f"attention={self.att is not None}, coord_step={self.coord_step})"
+        )

@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from gdl.keys import Target
+from gdl.models import InvariantNet
+from gdl.nn import InvariantReadout
+from gdl.testing import assert_equivariant, default_dtype
+from gdl.testing.data import random_molecules
+from gdl.testing.model_mixin import ModelTestMixin
+
+
+class TestInvariantNet(ModelTestMixin):
+    # Dynamo + AOT tracing here; inductor code generation (~15-30 s on 2 cores) runs for EGNN by
+    # default and for this model in the slow suite (test_compile_inductor_matches_eager)
+    compile_backend = "aot_eager"
+
+    def make_model(self, targets):
+        return InvariantNet(targets=targets, hidden_channels=16, num_layers=2, num_basis=12)
+
+
+@pytest.mark.slow
+def test_compile_inductor_matches_eager():
+    case = TestInvariantNet()
+    case.compile_backend = "inductor"
+    case.test_compile_matches_eager()
+
+
+def test_invariant_readout_gives_scalars_and_refuses_tensors():
+    torch.manual_seed(0)
+    targets = (Target("e"), Target("q", "2x0e", "node"))
+    with default_dtype(torch.float64):
+        model = InvariantNet(targets, hidden_channels=8, num_layers=1, readout=InvariantReadout).double()
+    assert_equivariant(model, random_molecules(num_graphs=2, seed=1))
+    with pytest.raises(
+        ValueError,
+        match=r"InvariantNet cannot produce target 'quadrupole' \(graph 1x2e\): its readout gives \['0e'\]",
+    ):
+        InvariantNet(["homo", "quadrupole"], hidden_channels=8, num_layers=1, readout=InvariantReadout)
+
+
+def test_vector_inputs_enter_as_invariants_and_node_vectors():
+    torch.manual_seed(0)
+    with default_dtype(torch.float64):
+        model = InvariantNet(
+            ["velocity:node:1o", "e:graph:0e"], hidden_channels=8, num_layers=2, vector_inputs="vel"
+        )
+    batch = random_molecules(num_graphs=2, seed=2)
+    batch.vel = torch.randn(batch.num_nodes, 3, dtype=torch.float64)
+    assert_equivariant(model, batch)
+    with torch.no_grad():
+        out = model.double()(batch)
+        batch.vel = 2 * batch.vel
+        assert not torch.allclose(model(batch)["e"], out["e"])  # |v|^2 reaches the backbone
+
+
+def test_bad_inputs_raise_clear_errors():
+    model = InvariantNet(["homo"], hidden_channels=8, num_layers=1)
+    batch = random_molecules(num_graphs=2, seed=2, dtype=torch.float32)
+    batch.edge_vec = torch.zeros(3, 3)
+    with pytest.raises(ValueError, match="edge_vec has 3 rows"):
+        model(batch)
+    with pytest.raises(ValueError, match="reduce must be 'sum' or 'mean'"):
+        InvariantNet(["homo"], reduce="max")

@@ -1,0 +1,180 @@
+import pytest
+import torch
+from scalar_conv_checks import (
+    assert_bad_inputs_raise,
+    assert_batch_matches_single,
+    assert_compile_matches_eager,
+    assert_float32_and_radius_graph,
+    assert_gradcheck,
+    equivariance,
+    perturb,
+    random_graph,
+)
+from torch.nn import functional as F
+
+from gdl.nn import EGNNConv
+from gdl.testing import default_dtype, equivariance_error
+
+C = 8
+
+
+def make(dtype=torch.float64, **kwargs) -> EGNNConv:
+    torch.manual_seed(0)
+    with default_dtype(dtype):
+        return perturb(EGNNConv(C, **kwargs)).to(dtype)
+
+
+def call_of(conv: EGNNConv):
+    def call(x, pos, edge_index, edge_vec=None):
+        h, p, _ = conv(x, pos, edge_index, edge_vec=edge_vec)
+        return {"h": h, "pos": p, "step": p - pos}
+
+    return call
+
+
+OUT = {"h": "invariant", "pos": "pos", "step": "1o"}
+
+
+@pytest.mark.parametrize("with_edge_vec", [False, True])
+def test_equivariance(with_edge_vec):
+    x, pos, ei = random_graph(7, C)
+    errors = equivariance(call_of(make()), x, pos, ei, OUT, with_edge_vec)
+    assert errors.max() < 1e-10, errors
+    assert set(errors.transforms) == {"rotation", "reflection", "translation", "permutation"}
+
+
+def test_equivariance_with_velocities_vector_channels_attention_and_edge_attr():
+    conv = make(vel_channels=2, vec_channels=3, attention=True, edge_dim=2)
+    x, pos, ei = random_graph(6, C, seed=7)
+    g = torch.Generator().manual_seed(8)
+    inputs = {
+        "x": x,
+        "pos": pos,
+        "edge_index": ei,
+        "vel": torch.randn(6, 2, 3, generator=g, dtype=torch.float64),
+        "vec": torch.randn(6, 3, 3, generator=g, dtype=torch.float64),
+        "edge_attr": torch.randn(ei.shape[1], 2, generator=g, dtype=torch.float64),
+    }
+
+    def call(x, pos, edge_index, vel, vec, edge_attr):
+        h, p, v = conv(x, pos, edge_index, edge_attr=edge_attr, vel=vel, vec=vec)
+        return {"h": h, "pos": p, "step": p - pos, "vec": v, "vec_step": v - vec}
+
+    out_types = {**OUT, "vec": "1o", "vec_step": "1o"}
+    in_types = {"vel": "1o", "vec": "1o", "edge_attr": ("edge", "invariant")}
+    errors = equivariance_error(call, inputs, in_types=in_types, out_types=out_types)
+    assert errors.max() < 1e-10, errors
+
+
+def test_matches_the_paper_equations_by_hand():
+    """Eqs. 3-7 of Satorras et al. written out with plain tensors on a 3-node graph (node 2 receives
+    no message), with velocities, a vector channel, attention and edge attributes."""
+    conv = make(vel_channels=1, vec_channels=1, attention=True, edge_dim=2, coord_step=0.7)
+    g = torch.Generator().manual_seed(9)
+    dt = torch.float64
+    h = torch.randn(3, C, generator=g, dtype=dt)
+    x = torch.randn(3, 3, generator=g, dtype=dt)
+    v = torch.randn(3, 3, generator=g, dtype=dt)
+    vec = torch.randn(3, 1, 3, generator=g, dtype=dt)
+    edges = [(0, 1), (2, 1), (1, 0), (2, 0)]  # (source j, target i)
+    edge_index = torch.tensor(edges).T
+    a = torch.randn(len(edges), 2, generator=g, dtype=dt)
+
+    h_out, x_out, vec_out = conv(h, x, edge_index, edge_attr=a, vel=v, vec=vec)
+
+    def lin(layer, t):
+        return t @ layer.weight.T + (layer.bias if layer.bias is not None else 0)
+
+    s = 0.7
+    for i in range(3):
+        incoming = [(e, j) for e, (j, t) in enumerate(edges) if t == i]
+        m_sum = torch.zeros(C, dtype=dt)
+        dx = torch.zeros(3, dtype=dt)
+        dvec = torch.zeros(3, dtype=dt)
+        for e, j in incoming:
+            diff = x[i] - x[j]
+            inp = torch.cat([h[i], h[j], (diff * diff).sum().reshape(1), a[e]])  # eq. 3
+            m = F.silu(lin(conv.edge_lin2, F.silu(lin(conv.edge_lin1, inp))))
+            phi_x = lin(conv.coord_mlp[2], F.silu(lin(conv.coord_mlp[0], m)))
+            unit = diff / torch.sqrt((diff * diff).sum() + 1)
+            dx = dx + unit * s * torch.tanh(phi_x[0])  # eq. 4 (C = 1 / |N(i)|, bounded)
+            dvec = dvec + unit * s * torch.tanh(phi_x[1])
+            gate = torch.sigmoid(lin(conv.att, m))  # attention e_ij
+            m_sum = m_sum + gate * m  # eq. 5
+        deg = max(len(incoming), 1)
+        phi_v = lin(conv.vel_mlp[2], F.silu(lin(conv.vel_mlp[0], h[i])))
+        x_ref = x[i] + phi_v * v[i] + dx / deg  # eq. 7
+        h_ref = h[i] + lin(conv.node_mlp[2], F.silu(lin(conv.node_mlp[0], torch.cat([h[i], m_sum]))))  # eq. 6
+        torch.testing.assert_close(h_out[i], h_ref, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(x_out[i], x_ref, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(vec_out[i, 0], vec[i, 0] + dvec / deg, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(x_out[:2], x[:2] + v[:2] * 0)  # the coordinates did move
+
+
+def test_coordinate_update_is_bounded_and_finite_when_nodes_coincide():
+    conv = make(coord_step=0.5)
+    with torch.no_grad():
+        for p in conv.parameters():
+            p.mul_(25.0)  # saturate phi_x
+    x, pos, ei = random_graph(6, C, seed=10)
+    pos = pos * 1e3  # huge distances
+    pos[1] = pos[0]  # two coinciding nodes (zero distance)
+    pos.requires_grad_(True)
+    h, new_pos, _ = conv(x, pos, ei)
+    step = (new_pos - pos).norm(dim=-1)
+    assert (step <= 0.5 + 1e-12).all() and (step > 0).any()
+    (h.sum() + new_pos.sum()).backward()
+    assert torch.isfinite(pos.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in conv.parameters())
+
+
+def test_batch_matches_single():
+    assert_batch_matches_single(call_of(make()), C)
+
+
+def test_gradcheck():
+    assert_gradcheck(call_of(make(vel_channels=0, attention=True)), C)
+
+
+def test_compile_matches_eager():
+    # aot_eager checks the Dynamo/AOT trace; the EGNN model test compiles this layer with inductor
+    assert_compile_matches_eager(call_of(make(torch.float32)), C, backend="aot_eager")
+
+
+@pytest.mark.slow
+def test_compile_inductor_matches_eager():
+    assert_compile_matches_eager(call_of(make(torch.float32)), C, backend="inductor")
+
+
+def test_float32_on_a_radius_graph():
+    assert_float32_and_radius_graph(call_of(make(torch.float32)), C)
+
+
+def test_bad_inputs():
+    conv = make(torch.float32)
+    assert_bad_inputs_raise(call_of(conv), C)
+    x, pos, ei = random_graph(4, C, dtype=torch.float32)
+    with pytest.raises(ValueError, match="built with vel_channels=0"):
+        conv(x, pos, ei, vel=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="built with edge_dim=0"):
+        conv(x, pos, ei, edge_attr=torch.zeros(12, 1))
+    conv2 = make(torch.float32, vel_channels=1, edge_dim=3)
+    with pytest.raises(ValueError, match=r"needs edge_attr of shape \[12, 3\], got \(12, 2\)"):
+        conv2(x, pos, ei, edge_attr=torch.zeros(12, 2), vel=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"`vel` must have shape \[4, 1, 3\]"):
+        conv2(x, pos, ei, edge_attr=torch.zeros(12, 3), vel=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="needs `vel`"):
+        conv2(x, pos, ei, edge_attr=torch.zeros(12, 3))
+    with pytest.raises(ValueError, match="coord_step > 0"):
+        EGNNConv(4, coord_step=0.0)
+
+
+def test_reset_parameters_and_repr():
+    conv = EGNNConv(16, edge_dim=2, vel_channels=1, attention=True)
+    before = conv.edge_lin1.weight.clone()
+    conv.reset_parameters()
+    assert not torch.equal(before, conv.edge_lin1.weight)
+    assert conv.coord_mlp[-1].weight.abs().max() < 1e-2  # small init of the coordinate head
+    assert repr(conv) == (
+        "EGNNConv(16, edge_dim=2, vel_channels=1, vec_channels=0, attention=True, coord_step=1.0)"
+    )
