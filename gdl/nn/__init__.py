@@ -12,3 +12,15 @@ __all__ = [
     "PolynomialCutoff",
     "RadialEmbedding",
 ]
+
+from .anchor_readout import AnchorReadout, SphereAnchorReadout  # noqa: E402
+from .conv import GroupConv, LiftingConv, SphereGroupConv, SphereLiftingConv  # noqa: E402
+
+__all__ += [
+    "AnchorReadout",
+    "GroupConv",
+    "LiftingConv",
+    "SphereAnchorReadout",
+    "SphereGroupConv",
+    "SphereLiftingConv",
+]
