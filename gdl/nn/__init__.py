@@ -13,13 +13,14 @@ __all__ = [
     "RadialEmbedding",
 ]
 
-from .anchor_readout import AnchorReadout, SphereAnchorReadout  # noqa: E402
+from .anchor_readout import AnchorReadout, QuadratureAnchorReadout, SphereAnchorReadout  # noqa: E402
 from .conv import GroupConv, LiftingConv, SphereGroupConv, SphereLiftingConv  # noqa: E402
 
 __all__ += [
     "AnchorReadout",
     "GroupConv",
     "LiftingConv",
+    "QuadratureAnchorReadout",
     "SphereAnchorReadout",
     "SphereGroupConv",
     "SphereLiftingConv",

@@ -200,3 +200,50 @@ def test_redrawn_providers_are_seeded_and_reproducible(make):
     p.reset()
     p.reference()
     torch.testing.assert_close(p(torch.float64), a)
+
+
+# --------------------------------------------------------------------------------------------
+# least-squares Fourier weights
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("irrep", ["1o", "2e"])
+def test_fourier_weights_are_plain_quadrature_on_an_exact_design(irrep):
+    G = groups.icosahedral()
+    torch.testing.assert_close(A.fourier_weights(G, irrep), A.anchor_basis(G, irrep) / 60, atol=1e-13, rtol=0)
+    o = groups.icosahedron_vertices()
+    torch.testing.assert_close(A.fourier_weights(o, irrep), A.anchor_basis(o, irrep) / 12, atol=1e-13, rtol=0)
+
+
+def _band_limited(R: torch.Tensor, coef: dict[str, torch.Tensor]) -> torch.Tensor:
+    """u(R) = sum over degrees of <c_l, D^l(R)>: ``[A, k]`` with k output channels."""
+    return sum(torch.einsum("amn,mnk->ak", A.anchor_basis(R, ir), c) for ir, c in coef.items())
+
+
+def test_fourier_weights_integrate_band_limited_signals_exactly_on_random_anchors():
+    # on 40 random anchors (>= 35 basis functions of degrees 0..2), the transform of a signal of
+    # degree <= 2 equals its Haar integral exactly; plain quadrature does not
+    g = torch.Generator().manual_seed(0)
+    coef = {
+        ir: torch.randn(2 * l + 1, 2 * l + 1, 2 * l + 1, generator=g, dtype=torch.float64)
+        for ir, l in (("0e", 0), ("1o", 1), ("2e", 2))
+    }
+    coef["0e"] = torch.randn(1, 1, 5, generator=g, dtype=torch.float64)
+    R = groups.haar(40, 1, dtype=torch.float64)
+    for ir, l in (("1o", 1), ("2e", 2)):
+        d = 2 * l + 1
+        u = _band_limited(R, {"0e": coef["0e"][..., :d], ir: coef[ir]})  # [A, d]
+        exact = torch.einsum("mnn->m", coef[ir]) / d  # Schur orthogonality: int D_mn D_pq = delta / d
+        torch.testing.assert_close(torch.einsum("amn,an->m", A.fourier_weights(R, ir), u), exact)
+        plain = torch.einsum("amn,an->m", A.anchor_basis(R, ir) / 40, u)
+        assert (plain - exact).norm() > 1e-2 * exact.norm()
+    with pytest.raises(ValueError, match="l >= 1"):
+        A.fourier_weights(R, "0e")
+
+
+def test_fourier_weights_remove_the_anchor_mean_and_rotate_with_the_anchors():
+    R = groups.haar(12, 2, dtype=torch.float64)  # fewer anchors than basis functions: min-norm fit
+    g = groups.haar(1, 3, dtype=torch.float64)[0]
+    for ir in ("1o", "2e"):
+        W = A.fourier_weights(R, ir)
+        assert W.sum(0).abs().max() < 1e-12  # constants are annihilated
+        D = groups.wigner_D(ir, g)
+        torch.testing.assert_close(A.fourier_weights(g @ R, ir), D @ W, atol=1e-12, rtol=0)
