@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -22,11 +22,7 @@ from .base import GDLModel
 
 __all__ = ["GroupConvNet"]
 
-#: the layers of each anchor space: (lifting, convolution, readout)
-_LAYERS: dict[str, tuple[type[LiftingConv], type[GroupConv], type[AnchorReadout]]] = {
-    "so3": (LiftingConv, GroupConv, AnchorReadout),
-    "sphere": (SphereLiftingConv, SphereGroupConv, SphereAnchorReadout),
-}
+LayerClasses = tuple[type[LiftingConv], type[GroupConv], type[AnchorReadout]]
 
 
 class GroupConvNet(GDLModel):
@@ -41,16 +37,21 @@ class GroupConvNet(GDLModel):
         y &= \mathrm{Readout}\big(\mathrm{SiLU}(\mathrm{LN}(f^{(T)}))\big)
 
     with LayerNorm over channels per (node, anchor). The anchor set is an object
-    (:mod:`gdl.groups.anchors`) called once per forward pass; its ``space`` picks the layers:
-    SO(3) anchors use :class:`~gdl.nn.LiftingConv`, :class:`~gdl.nn.GroupConv` and
-    :class:`~gdl.nn.AnchorReadout`; sphere anchors their ``Sphere*`` variants. Graph-level targets
-    pool the readout coefficients over nodes (``reduce``) before projecting them.
+    (:mod:`gdl.groups.anchors`) called once per forward pass; its ``space`` picks the layers from
+    the class attribute :attr:`layers`: SO(3) anchors use :class:`~gdl.nn.LiftingConv`,
+    :class:`~gdl.nn.GroupConv` and :class:`~gdl.nn.AnchorReadout`; sphere anchors their ``Sphere*``
+    variants. A subclass swaps layers by overriding :attr:`layers` (e.g. relaxed group
+    convolutions). Graph-level targets pool the readout coefficients over nodes (``reduce``) before
+    projecting them.
 
     Symmetry: exactly equivariant (every ``0e``, ``1o``, ``2e`` output, graph and node level) to the
     rotations of a finite anchor group (``GroupAnchors``, or ``SphereAnchors`` built as an orbit),
     and to reflections when the group has them (``GroupAnchors.named("cube")``); approximately
     equivariant for other fixed sets (error decreasing with their size) and equivariant in
-    distribution for anchors redrawn per pass (``HaarAnchors``: average over draws). Always
+    distribution for anchors redrawn per pass (``HaarAnchors``, which redraws in eval mode too:
+    average predictions over draws to reduce the error). All layers and readouts of one pass use
+    the same draw; :class:`~gdl.nn.GroupConv` also maps between different anchor sets
+    (``anchors_out``) for models with per-layer anchors. Always
     translation invariant and permutation equivariant. Targets whose degree the anchors cannot
     resolve raise at construction.
 
@@ -71,6 +72,12 @@ class GroupConvNet(GDLModel):
         ``data`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``z [N]``, ``x [N, in_channels]``,
         ``edge_vec [E, 3]``, ``batch [N]`` and the ``vector_inputs`` -> ``{target: [B or N, irreps.dim]}``.
     """
+
+    #: (lifting, convolution, readout) classes for each anchor space
+    layers: ClassVar[dict[str, LayerClasses]] = {
+        "so3": (LiftingConv, GroupConv, AnchorReadout),
+        "sphere": (SphereLiftingConv, SphereGroupConv, SphereAnchorReadout),
+    }
 
     def __init__(
         self,
@@ -95,15 +102,15 @@ class GroupConvNet(GDLModel):
             )
         self.anchors = anchors if anchors is not None else GroupAnchors(octahedral(), name="octahedral")
         space = getattr(self.anchors, "space", None)
-        if space not in _LAYERS:
+        if space not in self.layers:
             raise TypeError(
-                f"anchors must be an AnchorSet with space in {sorted(_LAYERS)}, got {self.anchors!r}"
+                f"anchors must be an AnchorSet with space in {sorted(self.layers)}, got {self.anchors!r}"
             )
         for t in self.targets:
             for mi in t.irreps:
                 if mi.ir.l > 0:
                     self.anchors.check_degree(str(mi.ir), what=f"target {t.name!r}")
-        lift_cls, conv_cls, readout_cls = _LAYERS[space]
+        lift_cls, conv_cls, readout_cls = self.layers[space]
         self.hidden_channels, self.num_layers, self.cutoff = hidden_channels, num_layers, float(cutoff)
         self.vector_inputs = tuple(vector_inputs)
         self.reduce = reduce

@@ -1,0 +1,1 @@
+"""Speed, memory and equivariance-error benchmarks of gdl (see README.md)."""
