@@ -13,9 +13,11 @@ random sets, Haar anchors redrawn per pass, and fixed random sets read out with 
 (``QuadratureAnchorReadout``) instead of the default least-squares Fourier weights.
 
 Table 2: peak memory of one forward pass (and forward + backward) on a 1,000-point cloud with a
-k-nearest-neighbour graph, measured as the growth of the peak resident set size
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``) of a fresh subprocess per configuration, so that
-it includes everything torch allocates on CPU.
+k-nearest-neighbour graph, measured as the growth of the peak resident set size of a fresh
+subprocess per configuration, so that
+it includes everything torch allocates on CPU: the peak RSS (``VmHWM``) is reset to the current RSS
+through ``/proc/self/clear_refs`` after a warm-up pass on a tiny graph, and the increase during
+the measured pass is reported (Linux).
 
 The data source is a parameter (``make_batch``); from the command line only ``--data random`` is
 available here: molecule-like random point clouds of QM9 size (18 atoms, 5 atom types, full graphs,
@@ -29,7 +31,6 @@ import datetime
 import multiprocessing as mp
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import time
@@ -183,33 +184,42 @@ TABLE1_HEADER = (
 # ---------------------------------------------------------------------------------------------
 # table 2: memory (one fresh process per configuration)
 # ---------------------------------------------------------------------------------------------
+def _status_mib(field: str) -> float:
+    """``VmRSS`` (current) or ``VmHWM`` (peak) of this process from ``/proc/self/status``, in MiB."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"{field} not in /proc/self/status (Linux only)")
+
+
 def _memory_child(num_points: int, k: int, num_anchors: int, backward: bool, queue) -> None:
+    import gc
+
     from torch_cluster import knn_graph
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
     pos = torch.randn(num_points, 3) * (num_points / 18) ** (1 / 3)  # QM9-like density
-    data = Batch.from_data_list(
-        [Data(pos=pos, z=torch.randint(1, 6, (num_points,)), edge_index=knn_graph(pos, k=k))]
-    )
+    z = torch.randint(1, 6, (num_points,))
+    data = Batch.from_data_list([Data(pos=pos, z=z, edge_index=knn_graph(pos, k=k))])
     model = GroupConvNet(TARGETS, anchors=RandomAnchors(num_anchors, seed=0))
-    if not backward:
-        model.eval()
-    if backward:  # warm the autograd machinery on a tiny graph first
-        small = Batch.from_data_list([random_molecule(4, num_types=5, dtype=torch.float32)])
-        sum(v.sum() for v in model(small).values()).backward()
-    else:
-        with torch.no_grad():
-            model(Batch.from_data_list([random_molecule(4, num_types=5, dtype=torch.float32)]))
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if backward:
+    small = Batch.from_data_list([random_molecule(4, num_types=5, dtype=torch.float32)])
+    with torch.set_grad_enabled(backward):  # warm up every code path on a tiny graph
+        out = model(small)
+        if backward:
+            sum(v.sum() for v in out.values()).backward()
+    del out
+    model.zero_grad(set_to_none=True)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as fh:  # reset the peak RSS (VmHWM) to the current RSS
+        fh.write("5")
+    base = _status_mib("VmRSS")
+    with torch.set_grad_enabled(backward):
         out = model(data)
-        sum(v.sum() for v in out.values()).backward()
-    else:
-        with torch.no_grad():
-            model(data)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put((peak - base) / 1024)  # ru_maxrss is in KiB on Linux
+        if backward:
+            sum(v.sum() for v in out.values()).backward()
+    queue.put(_status_mib("VmHWM") - base)
 
 
 def peak_memory_mib(num_points: int, k: int, num_anchors: int, backward: bool) -> float:
@@ -293,8 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_memory:
         print(
             "\nTable 2 — peak memory of GroupConvNet (hidden 32, 3 layers, 6 targets, float32, random fixed "
-            "anchors) on a random cloud with a k-NN graph: growth of ru_maxrss of a fresh process during one "
-            "forward (no grad) and one forward + backward.\n"
+            "anchors) on a random cloud with a k-NN graph: growth of the peak RSS (VmHWM, reset before the "
+            "pass) of a fresh process during one forward (no grad) and one forward + backward.\n"
         )
         print(TABLE2_HEADER)
         memory_table()
