@@ -110,6 +110,7 @@ from .anchors import (  # noqa: E402
     anchor_permutation,
     anchor_rank,
     check_anchors,
+    fourier_weights,
     super_fibonacci,
 )
 
@@ -127,5 +128,6 @@ __all__ += [
     "anchor_permutation",
     "anchor_rank",
     "check_anchors",
+    "fourier_weights",
     "super_fibonacci",
 ]
