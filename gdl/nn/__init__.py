@@ -35,13 +35,22 @@ __all__ = [
 ]
 
 from .anchor_readout import AnchorReadout, QuadratureAnchorReadout, SphereAnchorReadout  # noqa: E402
-from .conv import GroupConv, LiftingConv, SphereGroupConv, SphereLiftingConv  # noqa: E402
+from .conv import (  # noqa: E402
+    GroupConv,
+    LiftingConv,
+    RelaxedGroupConv,
+    RelaxedSphereGroupConv,
+    SphereGroupConv,
+    SphereLiftingConv,
+)
 
 __all__ += [
     "AnchorReadout",
     "GroupConv",
     "LiftingConv",
     "QuadratureAnchorReadout",
+    "RelaxedGroupConv",
+    "RelaxedSphereGroupConv",
     "SphereAnchorReadout",
     "SphereGroupConv",
     "SphereLiftingConv",

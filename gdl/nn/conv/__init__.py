@@ -8,6 +8,8 @@ from .group_conv import GroupConv
 from .invariant_conv import InvariantConv
 from .lifting_conv import LiftingConv
 from .plain_conv import PlainConv
+from .relaxed_group_conv import RelaxedGroupConv
+from .relaxed_sphere_group_conv import RelaxedSphereGroupConv
 from .sphere_group_conv import SphereGroupConv
 from .sphere_lifting_conv import SphereLiftingConv
 
@@ -17,6 +19,8 @@ __all__: list[str] = [
     "PlainConv",
     "GroupConv",
     "LiftingConv",
+    "RelaxedGroupConv",
+    "RelaxedSphereGroupConv",
     "SphereGroupConv",
     "SphereLiftingConv",
 ]
