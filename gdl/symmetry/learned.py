@@ -94,7 +94,8 @@ class Augerino(SymmetryStrategy):
         if not regularization >= 0:
             raise ValueError(f"Augerino: regularization must be >= 0, got {regularization}")
         self.num_samples, self.regularization, self.seed = int(num_samples), float(regularization), int(seed)
-        self.raw_width = nn.Parameter(w.clone())
+        p = next(model.parameters(), None)
+        self.raw_width = nn.Parameter(w.to(dtype=p.dtype, device=p.device) if p is not None else w)
         self.input_types = check_types(input_types, "Augerino")
         self.generator = as_generator(self.seed)
 

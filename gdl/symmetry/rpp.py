@@ -50,14 +50,14 @@ class ResidualPathwayPrior(SymmetryStrategy):
 
     Symmetry: exactly that of the equivariant model when the residual's output is zero (e.g. all
     its weights zeroed, tested at 1e-9); otherwise the relative equivariance error is bounded by
-    about twice the ratio of the two paths' output norms, which :meth:`symmetry_report` gives
-    (``output_norm_ratio``, measured on the **last forward pass**; :meth:`output_norm_ratio` measures
-    it on a given batch).
+    about twice the ratio of the two paths' output norms per target, which :meth:`symmetry_report`
+    gives (``output_norm_ratio`` over all targets and ``output_norm_ratio/<target>``, measured on the
+    **last forward pass**; :meth:`output_norm_ratio` measures it on a given batch).
 
     Args:
         model: the equivariant :class:`~gdl.models.GDLModel`.
         residual: the non-equivariant path, a ``GDLModel`` with the same targets; ``None`` builds
-            :func:`default_residual`. Default ``None``.
+            :func:`default_residual` (in the model's dtype and on its device). Default ``None``.
         weight_decay: :math:`\lambda`, L2 weight on the equivariant parameters. Default ``1e-6``.
         prior_ratio: :math:`r`, how much stronger the penalty on the residual parameters is.
             Default ``1000.0``.
@@ -83,6 +83,9 @@ class ResidualPathwayPrior(SymmetryStrategy):
             )
         if residual is None:
             residual = default_residual(model)
+            p = next(model.parameters(), None)
+            if p is not None:
+                residual = residual.to(dtype=p.dtype, device=p.device)
         if not isinstance(residual, GDLModel):
             raise TypeError(f"RPP: residual must be a GDLModel, got {type(residual).__name__}")
         if [str(t) for t in residual.targets] != [str(t) for t in model.targets]:
@@ -92,13 +95,15 @@ class ResidualPathwayPrior(SymmetryStrategy):
             )
         self.residual = residual
         self.weight_decay, self.prior_ratio = float(weight_decay), float(prior_ratio)
-        self._norms: tuple[float, float] = (math.nan, math.nan)  # (equivariant, residual) of the last pass
+        #: {target or "all": (equivariant norm, residual norm)} of the last forward pass
+        self._norms: dict[str, tuple[float, float]] = {}
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         eq = self.model(data)
         res = self.residual(data)
         with torch.no_grad():
-            self._norms = (_norm(eq), _norm(res))
+            self._norms = {k: (_norm({k: eq[k]}), _norm({k: res[k]})) for k in eq}
+            self._norms["all"] = (_norm(eq), _norm(res))
         return {k: eq[k] + res[k] for k in eq}
 
     def regularizer(self) -> torch.Tensor:
@@ -113,15 +118,24 @@ class ResidualPathwayPrior(SymmetryStrategy):
         return _norm(self.residual(data)) / max(_norm(self.model(data)), 1e-300)
 
     def symmetry_report(self) -> dict[str, Any]:
-        eq, res = self._norms
-        return {
+        """``prior_ratio``, ``weight_decay``, ``output_norm_ratio`` (all targets) and
+        ``output_norm_ratio/<target>`` of the last forward pass (NaN before the first), and the L2
+        norms of both paths' weights."""
+
+        def ratio(key: str) -> float:
+            eq, res = self._norms.get(key, (math.nan, math.nan))
+            return res / eq if eq > 0 else math.nan
+
+        report: dict[str, Any] = {
             "strategy": self.name,
             "prior_ratio": self.prior_ratio,
             "weight_decay": self.weight_decay,
-            "output_norm_ratio": res / eq if eq > 0 else math.nan,
-            "residual_weight_norm": _param_norm(self.residual),
-            "equivariant_weight_norm": _param_norm(self.model),
+            "output_norm_ratio": ratio("all"),
         }
+        report.update({f"output_norm_ratio/{t.name}": ratio(t.name) for t in self.targets})
+        report["residual_weight_norm"] = _param_norm(self.residual)
+        report["equivariant_weight_norm"] = _param_norm(self.model)
+        return report
 
     def extra_repr(self) -> str:
         return f"weight_decay={self.weight_decay}, prior_ratio={self.prior_ratio}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...dtype import default_dtype
 from ._anchor_kernel import InvariantMLP
 from .group_conv import GroupConv
 
@@ -86,12 +87,13 @@ class RelaxedGroupConv(GroupConv):
     def from_conv(cls, conv: GroupConv, num_anchors: int, num_kernels: int = 2) -> RelaxedGroupConv:
         """A relaxed layer with the hyperparameters and weights of ``conv`` (same function at zero
         relaxation), on the device and in the dtype of ``conv``."""
-        new = cls(
-            conv.in_channels, conv.out_channels, num_anchors, num_kernels, conv.num_basis, conv.cutoff,
-            conv.kernel_channels, conv.aggr,
-        )
         p = next(conv.parameters())
-        new = new.to(dtype=p.dtype, device=p.device)
+        with default_dtype(p.dtype):  # constants (radial basis) built as precisely as in `conv`
+            new = cls(
+                conv.in_channels, conv.out_channels, num_anchors, num_kernels, conv.num_basis, conv.cutoff,
+                conv.kernel_channels, conv.aggr,
+            )
+        new = new.to(device=p.device)
         missing, unexpected = new.load_state_dict(conv.state_dict(), strict=False)
         if unexpected or any(not k.startswith("relaxed_") for k in missing):
             raise ValueError(f"{cls.__name__}.from_conv: {type(conv).__name__} has other parameters: "
