@@ -1,3 +1,9 @@
 """One ``torch_geometric.nn.MessagePassing`` layer per file (the table of contents of gdl's layers)."""
 
-__all__: list[str] = []
+from .se3_attention_conv import SE3AttentionConv
+from .tfn_conv import TFNConv
+
+__all__: list[str] = [
+    "SE3AttentionConv",
+    "TFNConv",
+]
