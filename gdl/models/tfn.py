@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import torch
+from e3nn import o3
 from torch import nn
 
 from ..keys import TargetLike
@@ -12,7 +13,7 @@ from ..nn.conv.tfn_conv import TFNConv
 from ..nn.irreps import hidden_irreps, reachable_irreps
 from .irreps_model import IrrepsModel
 
-__all__ = ["TFN"]
+__all__ = ["TFN", "ResidualBlocks"]
 
 
 class TFN(IrrepsModel):
@@ -22,14 +23,14 @@ class TFN(IrrepsModel):
 
     .. math::
         h^{(0)}_i = \mathrm{Emb}(z_i, x_i) \oplus v_i, \qquad
-        h^{(t+1)}_i = [h^{(t)}_i]_{\text{same irreps}} + \mathrm{TFNConv}\bigl(h^{(t)}, p\bigr)_i, \qquad
+        h^{(t+1)}_i = \mathrm{TFNConv}\bigl(h^{(t)}, p\bigr)_i + [h^{(t)}_i]_{\text{shared blocks}}, \qquad
         y = \mathrm{Readout}\bigl(h^{(T)}\bigr)
 
     Hidden features hold ``hidden_channels`` copies of every irrep up to ``l_max`` (both parities
     with ``parity=True``), restricted per layer to what the layer can reach (a first layer fed only
     scalars produces no pseudo-scalars), so no block is identically zero. Spherical harmonics and the
-    radial basis are computed once per forward pass and shared by all layers. The residual is added
-    when a layer's input and output irreps agree.
+    radial basis are computed once per forward pass and shared by all layers. The residual adds each
+    block of a layer's input to the output block of the same ``mul x ir`` (:class:`ResidualBlocks`).
 
     With ``l_max = 0`` every feature is a scalar and the model is exactly invariant (only distances
     enter); it then supports scalar targets only.
@@ -84,8 +85,9 @@ class TFN(IrrepsModel):
             l_max,
             parity,
         )
-        # plain Python for forward: which layers get a residual
-        self._residual = tuple(layer.irreps_in == layer.irreps_out for layer in self.layers)
+        self.residuals = nn.ModuleList(
+            ResidualBlocks(layer.irreps_in, layer.irreps_out) for layer in self.layers
+        )
 
     def build_layers(self) -> list[nn.Module]:
         target = hidden_irreps(self.hidden_channels, self.l_max, self.parity)
@@ -106,7 +108,37 @@ class TFN(IrrepsModel):
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
     ) -> torch.Tensor:
-        for layer, residual in zip(self.layers, self._residual):
-            out = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial)
-            h = h + out if residual else out
+        for layer, residual in zip(self.layers, self.residuals):
+            h = residual(h, layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial))
         return h
+
+
+class ResidualBlocks(nn.Module):
+    """Adds the blocks of a layer's input to the blocks of its output that have the same ``mul x ir``
+    (NequIP's residual, extended to layers whose irreps grow: the first layers of a parity network
+    gain new irreps while keeping the old ones)."""
+
+    def __init__(self, irreps_in: o3.Irreps, irreps_out: o3.Irreps):
+        super().__init__()
+        out_blocks = list(zip(irreps_out, irreps_out.slices()))
+        used: set[int] = set()
+        src: list[int] = []
+        dst: list[int] = []
+        for mul_ir, s_in in zip(irreps_in, irreps_in.slices()):
+            for k, (mul_ir_out, s_out) in enumerate(out_blocks):
+                if k not in used and mul_ir_out == mul_ir:
+                    used.add(k)
+                    src += range(s_in.start, s_in.stop)
+                    dst += range(s_out.start, s_out.stop)
+                    break
+        self.num_carried = len(src)
+        self.register_buffer("src", torch.tensor(src, dtype=torch.long), persistent=False)
+        self.register_buffer("dst", torch.tensor(dst, dtype=torch.long), persistent=False)
+
+    def forward(self, h: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.num_carried == 0:
+            return out
+        return out.index_add(-1, self.dst, h.index_select(-1, self.src))
+
+    def extra_repr(self) -> str:
+        return f"carried={self.num_carried}"
