@@ -24,7 +24,6 @@ __all__ = [
     "as_irreps",
     "check_irreps_chain",
     "check_irreps_features",
-    "edge_tensor_product",
     "hidden_irreps",
     "irreps_parity",
     "reachable_irreps",
@@ -126,48 +125,3 @@ def reachable_irreps(irreps_target: o3.Irreps, irreps_in: o3.Irreps, irreps_sh: 
     have = {ir for mul, ir in irreps_in if mul > 0}
     have |= {ir for mul, ir_in in irreps_in if mul > 0 for _, ir_sh in irreps_sh for ir in ir_in * ir_sh}
     return o3.Irreps([(mul, ir) for mul, ir in irreps_target if ir in have])
-
-
-def edge_tensor_product(
-    irreps_in: o3.Irreps, irreps_sh: o3.Irreps, filter_ir_out: Iterable[o3.Irrep], copies: int = 1
-) -> tuple[o3.TensorProduct, o3.Irreps]:
-    r"""A channel-wise ("uvu") tensor product of node features with edge spherical harmonics, with
-    weights supplied per edge.
-
-    Every path ``irreps_in[a] x irreps_sh[b] -> ir`` with ``ir`` in ``filter_ir_out`` has its own weight
-    per channel and edge; paths that produce the same ``mul x ir`` are summed into one output block, as
-    in the tensor field network of Thomas et al. 2018 (NequIP keeps them apart and mixes them later; the
-    sum keeps the per-edge output, the aggregation and the linear map after it a few times smaller).
-    Channels are not mixed ("uvu"): an ``o3.Linear`` after aggregation mixes them on nodes, much
-    cheaper than a per-edge fully connected kernel. ``copies`` > 1 repeats the paths into independent
-    output blocks (e.g. keys and values) that share the outer products of the inputs.
-
-    Returns:
-        ``(tp, irreps_mid)``: the ``o3.TensorProduct`` (``shared_weights=False``,
-        ``internal_weights=False``; ``tp.weight_numel`` weights per edge) and the irreps of one copy of
-        its output; the output is ``copies`` such blocks concatenated.
-    """
-    wanted = {o3.Irrep(ir) for ir in filter_ir_out}
-    mid: list[tuple[int, o3.Irrep]] = []
-    paths: list[tuple[int, int, int]] = []
-    for a, (mul, ir_in) in enumerate(irreps_in):
-        for b, (_, ir_sh) in enumerate(irreps_sh):
-            for ir_out in ir_in * ir_sh:
-                if ir_out in wanted:
-                    if (mul, ir_out) in mid:
-                        k = mid.index((mul, ir_out))
-                    else:
-                        k = len(mid)
-                        mid.append((mul, ir_out))
-                    paths.append((a, b, k))
-    irreps_mid = o3.Irreps(mid)
-    instructions = [(a, b, c * len(mid) + k, "uvu", True) for c in range(copies) for a, b, k in paths]
-    tp = o3.TensorProduct(
-        irreps_in,
-        irreps_sh,
-        irreps_mid * copies if copies > 1 else irreps_mid,
-        instructions,
-        shared_weights=False,
-        internal_weights=False,
-    )
-    return tp, irreps_mid

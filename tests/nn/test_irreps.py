@@ -6,7 +6,6 @@ from gdl.nn.irreps import (
     as_irreps,
     check_irreps_chain,
     check_irreps_features,
-    edge_tensor_product,
     hidden_irreps,
     irreps_parity,
     reachable_irreps,
@@ -48,24 +47,6 @@ def test_reachable_irreps():
     assert str(reachable_irreps(target, o3.Irreps("4x0e"), sh)) == "4x0e+4x1o+4x2e"
     assert str(reachable_irreps(target, o3.Irreps("4x0e+4x1o"), sh)) == "4x0e+4x1o+4x1e+4x2e+4x2o"
     assert reachable_irreps(target, o3.Irreps("4x0e+4x1o+4x1e"), sh) == target
-
-
-def test_edge_tensor_product_sums_paths_and_copies():
-    tp, mid = edge_tensor_product(o3.Irreps("2x0e+2x1o"), o3.Irreps("0e+1o"), ["0e", "1o"])
-    assert mid == o3.Irreps("2x0e+2x1o")
-    # 0x0->0, 0x1->1, 1x0->1, 1x1->0: four channel-wise paths with 2 weights each
-    assert len(tp.instructions) == 4 and tp.weight_numel == 8
-    assert tp.irreps_out == mid
-    tp2, mid2 = edge_tensor_product(o3.Irreps("2x0e+2x1o"), o3.Irreps("0e+1o"), ["0e", "1o"], copies=2)
-    assert mid2 == mid and tp2.irreps_out == mid + mid and tp2.weight_numel == 16
-    # the second copy with the second half of the weights equals the first copy with the first half
-    x, y = o3.Irreps("2x0e+2x1o").randn(5, -1), o3.Irreps("0e+1o").randn(5, -1)
-    w = torch.randn(5, 8)
-    out = tp2(x, y, torch.cat([torch.randn(5, 8), w], dim=-1))
-    torch.testing.assert_close(out[:, mid.dim :], tp(x, y, w))
-    # blocks of different multiplicity are kept apart
-    _, mid3 = edge_tensor_product(o3.Irreps("2x0e+1x1o"), o3.Irreps("0e+1o"), ["0e", "1o"])
-    assert mid3 == o3.Irreps("2x0e+2x1o+1x1o+1x0e")
 
 
 def test_as_irreps_and_checks():

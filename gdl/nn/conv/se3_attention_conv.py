@@ -10,8 +10,9 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
+from ..edge_tensor_product import edge_tensor_product
 from ..equivariant_norm import EquivariantNorm
-from ..irreps import as_irreps, check_irreps_features, edge_tensor_product
+from ..irreps import as_irreps, check_irreps_features
 from ..radial_mlp import RadialMLP
 from ..spherical_edge_embedding import SphericalEdgeEmbedding
 

@@ -10,7 +10,8 @@ from e3nn.nn import Gate
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from ..irreps import as_irreps, check_irreps_features, edge_tensor_product
+from ..edge_tensor_product import edge_tensor_product
+from ..irreps import as_irreps, check_irreps_features
 from ..radial_mlp import RadialMLP
 from ..spherical_edge_embedding import SphericalEdgeEmbedding
 

@@ -6,7 +6,8 @@ from torch_geometric.utils import scatter, softmax
 
 from gdl.groups import haar, wigner_D
 from gdl.nn import SE3AttentionConv
-from gdl.nn.irreps import edge_tensor_product, hidden_irreps, spherical_harmonics_irreps
+from gdl.nn.edge_tensor_product import edge_tensor_product
+from gdl.nn.irreps import hidden_irreps, spherical_harmonics_irreps
 from gdl.testing import assert_equivariant, default_dtype, equivariance_error, node
 from gdl.testing.data import random_molecule
 
