@@ -43,9 +43,13 @@ class SE3AttentionConv(MessagePassing):
     :math:`\langle q^h_i, k^h_{ij} \rangle` sums over all those irreps (an invariant, since queries and
     keys share irreps) and :math:`d_h` is the number of components a head owns.
 
-    Keys and values come out of one tensor product (the outer product of :math:`x_j` and
-    :math:`Y(r_{ij})` is formed once); channels are mixed by :math:`W_O` after aggregation on nodes,
-    never per edge, so no per-edge kernel matrix is built.
+    Keys and values come out of one channel-wise tensor product (the outer products of :math:`x_j`
+    and :math:`Y(r_{ij})` are formed once; paths landing on the same irrep are summed per channel,
+    :func:`~gdl.nn.edge_tensor_product.edge_tensor_product`); channels are mixed by :math:`W_Q` on
+    nodes and by :math:`W_O` after aggregation, never per edge, so no per-edge kernel matrix is built
+    (the original builds one per pair of degrees, which is what makes it slow and memory-hungry).
+    Per-edge memory is the radial weights ``[E, weight_numel]`` plus keys and values
+    ``[E, 2 irreps_mid.dim]``, linear in the channels.
 
     Args:
         irreps_in: irreps of the input features; every multiplicity must be divisible by ``num_heads``.

@@ -36,11 +36,15 @@ class TFNConv(MessagePassing):
     neighbours, :math:`W_m, W_s` equivariant linear maps (``e3nn.o3.Linear``) and ``Gate`` e3nn's gated
     nonlinearity (SiLU on even scalars, tanh on odd scalars, sigmoid gates on :math:`l > 0`).
 
-    The tensor product is channel-wise ("uvu": every input channel meets every harmonic, each
-    allowed path :math:`l_1 \otimes l_2 \to l_3` has its own radial weight per channel); channels are
-    mixed by :math:`W_m` after aggregation, on nodes rather than edges. The per-edge weight tensor
-    ``[E, weight_numel]`` (``weight_numel`` = channels x paths, in ``repr``) is the memory peak: it
-    grows linearly with channels and with the number of paths, which grows quickly with ``l_max``.
+    The tensor product is channel-wise ("uvu"): every input channel meets every harmonic, each
+    allowed path :math:`l_1 \otimes l_2 \to l_3` has its own radial weight per channel and edge, and
+    paths landing on the same irrep are summed, as in TFN
+    (:func:`~gdl.nn.edge_tensor_product.edge_tensor_product`).
+    Channels are mixed by :math:`W_m` after aggregation, on nodes rather than edges, so no per-edge
+    kernel matrix is built. Memory is dominated by per-edge tensors: the radial weights
+    ``[E, weight_numel]`` (``weight_numel`` = channels x paths, shown in ``repr``) and the messages
+    ``[E, irreps_mid.dim]``; both grow linearly with the channels, and the number of paths grows
+    quickly with ``l_max`` and doubles with both parities.
 
     Args:
         irreps_in: irreps of the input features (``"16x0e+8x1o"``).

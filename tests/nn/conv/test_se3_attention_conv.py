@@ -142,8 +142,9 @@ def test_heads_partition_the_channels():
     assert conv.heads[:, 0].tolist() == [1, 1, 0, 0] + [1] * 6 + [0] * 6
 
 
-def test_batch_matches_single():
-    conv = make_conv(2)
+@pytest.mark.parametrize("l_max", [1, 2, 3])
+def test_batch_matches_single(l_max):
+    conv = make_conv(l_max)
     a, b = inputs(conv, 5, seed=1), inputs(conv, 7, seed=2)
     batched = {
         "x": torch.cat([a["x"], b["x"]]),

@@ -111,8 +111,9 @@ def test_precomputed_edge_attributes_match():
         conv(**ins, edge_sh=edge_sh, edge_radial=edge_radial[:-1])
 
 
-def test_batch_matches_single():
-    conv = make_conv(2).eval()
+@pytest.mark.parametrize("l_max", [1, 2, 3])
+def test_batch_matches_single(l_max):
+    conv = make_conv(l_max)
     a, b = inputs(conv, 5, seed=1), inputs(conv, 7, seed=2)
     batched = {
         "x": torch.cat([a["x"], b["x"]]),
