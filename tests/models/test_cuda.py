@@ -1,4 +1,4 @@
-"""Every model on CUDA: same outputs as on CPU, equivariant in float64 and (with TF32 off) float32,
+"""Every model on CUDA: same outputs as on CPU, equivariant in float64 (1e-9) and, with TF32 off, float32 (1e-3, e3nn's float32 tolerance),
 finite gradients. Skipped where no GPU is present (CI has none; run on a GPU machine with
 ``pytest tests/models/test_cuda.py``)."""
 
@@ -54,7 +54,7 @@ def test_cuda_matches_cpu_float64(name):
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 2e-4)])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-9), (torch.float32, 1e-3)])
 def test_cuda_equivariance(name, dtype, tol):
     model = _build(name, dtype).cuda()
     batch = random_molecules(num_graphs=4, seed=4, dtype=dtype).cuda()
