@@ -15,15 +15,21 @@ graph ``k B + b`` is copy ``k`` of graph ``b``), each copy is moved by its own e
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch_geometric.data import Batch
 
-from ..groups.action import FieldTypeLike, act_fields_per_graph, act_per_graph, resolve_data_types
+from ..groups.action import (
+    FieldTypeLike,
+    act_fields_per_graph,
+    act_per_graph,
+    field_type,
+    resolve_data_types,
+)
 
-__all__ = ["group_average", "input_types", "repeat_graphs"]
+__all__ = ["check_types", "group_average", "input_types", "repeat_graphs"]
 
 
 def repeat_graphs(data: Any, copies: int) -> Batch:
@@ -100,8 +106,6 @@ def group_average(
 
 def check_types(types: Mapping[str, FieldTypeLike] | None, name: str) -> dict[str, FieldTypeLike]:
     """Validate a mapping of input type overrides at construction (a clear error for bad types)."""
-    from ..groups.action import field_type
-
     out = dict(types or {})
     for k, v in out.items():
         try:
@@ -109,7 +113,3 @@ def check_types(types: Mapping[str, FieldTypeLike] | None, name: str) -> dict[st
         except (ValueError, TypeError) as e:
             raise ValueError(f"{name}: invalid type {v!r} for input field {k!r}: {e}") from None
     return out
-
-
-def as_names(values: Sequence[str] | str) -> tuple[str, ...]:
-    return (values,) if isinstance(values, str) else tuple(values)

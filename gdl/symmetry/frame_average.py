@@ -111,7 +111,9 @@ class FrameAverage(SymmetryStrategy):
 
     No NaN appears in any of these cases, forward or backward (gradients through the frame are cut
     for degenerate graphs, see :func:`pca_frames`). Near-degenerate spectra are handled exactly but
-    the frames become sensitive to noise of the order of the eigenvalue gap.
+    the frames become sensitive to noise of the order of the eigenvalue gap. In a periodic box the
+    frames come from the wrapped positions and rotations are not a symmetry of the box: frame
+    averaging is meant for isolated clouds (molecules, N-body systems).
 
     Args:
         model: any :class:`~gdl.models.GDLModel`.
@@ -160,6 +162,8 @@ class FrameAverage(SymmetryStrategy):
         return group_average(self.model, data, R, t, input_types(self.model, self.input_types, data))
 
     def symmetry_report(self) -> dict[str, Any]:
+        """``group``, ``num_frames`` and ``degenerate_fraction``: the fraction of graphs of the last
+        forward pass whose covariance spectrum was degenerate (their frame is not unique)."""
         deg, total = self._degenerate
         return {
             "strategy": self.name,
