@@ -219,7 +219,9 @@ def anchor_rank(anchors: torch.Tensor, irrep: str, rtol: float = 1e-6) -> int:
     return int(torch.linalg.matrix_rank(M, rtol=rtol))
 
 
-def fourier_weights(anchors: torch.Tensor, irrep: str, fit_degrees: tuple[int, ...] = (1, 2)) -> torch.Tensor:
+def fourier_weights(
+    anchors: torch.Tensor, irrep: str, fit_degrees: tuple[int, ...] = (1, 2), cutoff: float = 1e-6
+) -> torch.Tensor:
     r"""Quadrature weights ``W [A, 2l+1, k]`` of the least-squares Fourier transform on the anchors:
     a readout :math:`y = \sum_a W_a u_a` of per-anchor coefficients ``u [A, k]`` returns the
     degree-``l`` Fourier component of :math:`u` (the integral :math:`\int B_l\, u`, see
@@ -231,26 +233,41 @@ def fourier_weights(anchors: torch.Tensor, irrep: str, fit_degrees: tuple[int, .
     coefficients are read off. On an exact design (a finite group resolving these degrees) this is
     plain quadrature, :math:`W_a = B_l(a)/A`; on random anchors it removes the aliasing of degrees
     ``0..2`` into the output, the dominant equivariance error of plain quadrature (about 3x smaller
-    errors with 60 random anchors, ``benchmarks/README.md``). The weights transform with the
-    anchors (:math:`W_{g^\top R}` is :math:`W_R` rotated), so readouts stay exactly equivariant for
-    groups and equivariant in distribution for Haar anchors. With fewer anchors than basis
-    functions the minimum-norm fit is used; singular values below :math:`\sqrt{\epsilon}` of the
-    dtype are dropped.
+    errors with 60 random anchors, ``benchmarks/README.md``).
+
+    The least-squares inverse is a *continuous* spectral filter of the Gram matrix
+    :math:`G = \Phi^\top\Phi / A` of the basis scaled to unit mean square (orthonormal on an exact
+    design): eigenvalues :math:`s \ge 2\tau` (``tau = cutoff``) are inverted exactly, those below
+    :math:`\tau` dropped, and a smoothstep joins the two. A hard pseudo-inverse is discontinuous: a
+    design next to a rank-deficient one (a finite group moved by 1e-6) has eigenvalues ~1e-12 that it
+    would invert into weights of size 1e6 and an O(1) equivariance error. The filter is a matrix
+    function of :math:`G`, so the weights transform with the anchors (:math:`\Phi` of rotated anchors
+    is :math:`\Phi` times an orthogonal block-diagonal matrix, rows permuted for a closed set):
+    readouts stay exactly equivariant for groups and equivariant in distribution for Haar anchors.
+    The weights are computed without gradient with respect to the anchors (``eigh`` has no stable
+    gradient at the degenerate spectra of exact designs).
     """
     l, _ = _parse_irrep(irrep)
     if l == 0:
         raise ValueError("fourier_weights is for degrees l >= 1; 0e readouts pool over anchors")
+    if not cutoff > 0:
+        raise ValueError(f"cutoff must be > 0, got {cutoff}")
+    anchors = anchors.detach()
     A = anchors.shape[0]
     names = {1: "1o", 2: "2e"}
     degrees = sorted({d for d in fit_degrees if d >= 1} | {l})
-    blocks = [anchor_basis(anchors, irrep if d == l else names[d]) for d in degrees]  # [A, d', k']
+    # basis blocks [A, 2d+1, k'] scaled to unit mean square per column
+    blocks = [anchor_basis(anchors, irrep if d == l else names[d]) * math.sqrt(2 * d + 1) for d in degrees]
     phi = torch.cat([b.flatten(1) for b in blocks], dim=1)  # [A, P]
     phi = phi - phi.mean(dim=0)  # the anchor mean is removed exactly
-    pinv = torch.linalg.pinv(phi, rtol=torch.finfo(phi.dtype).eps ** 0.5)  # [P, A]
+    evals, evecs = torch.linalg.eigh(phi.T @ phi / A)  # [P], [P, P]
+    ramp = ((evals / cutoff) - 1.0).clamp(0.0, 1.0)
+    gain = ramp * ramp * (3.0 - 2.0 * ramp) / evals.clamp_min(cutoff)  # smoothstep / s
+    solve = (evecs * gain) @ (evecs.T @ phi.T) / A  # [P, A]: filtered (Phi^T Phi)^-1 Phi^T
     start = sum(b[0].numel() for b in blocks[: degrees.index(l)])
     d, k = blocks[degrees.index(l)].shape[1:]
-    # the fitted coefficient c_{mn} of B_l is (2l+1) times the integral of B_l u
-    return pinv[start : start + d * k].T.reshape(A, d, k) / (2 * l + 1)
+    # coefficient c of sqrt(2l+1) B_l  ->  integral of B_l u = c / sqrt(2l+1)
+    return solve[start : start + d * k].T.reshape(A, d, k) / math.sqrt(2 * l + 1)
 
 
 def anchor_permutation(g: torch.Tensor, anchors: torch.Tensor, atol: float = 1e-6) -> torch.Tensor:

@@ -155,6 +155,9 @@ def test_error_off_the_group_decreases_with_the_number_of_anchors(family):
 
 
 def test_averaging_over_haar_draws_reduces_the_error():
+    # 60 anchors: more than the 34 degree-1/2 basis functions of the readout fit, so the error of one
+    # draw is mostly variance, which averaging removes (with 24 anchors the fit is underdetermined
+    # and a systematic part remains: 0.64 -> 0.45 measured)
     batch = random_molecules(3, 4, 7, seed=0)
     errors = {}
     for K in (1, 16):
@@ -162,7 +165,7 @@ def test_averaging_over_haar_draws_reduces_the_error():
         for seed in range(2):
             torch.manual_seed(seed)
             with default_dtype(torch.float64):
-                model = small_model(HaarAnchors(24, seed=seed))
+                model = small_model(HaarAnchors(60, seed=seed))
 
             def averaged(data, model=model, K=K):
                 outs = [model(data) for _ in range(K)]  # every call redraws the anchors
@@ -171,8 +174,8 @@ def test_averaging_over_haar_draws_reduces_the_error():
             averaged.targets = model.targets  # typed outputs for the checker
             per_seed.append(statistics.mean(_rotation_error(averaged, batch, seed).values()))
         errors[K] = statistics.mean(per_seed)
-    print(f"mean relative rotation error of the average of K Haar draws (24 anchors): {errors}")
-    assert errors[16] < 0.7 * errors[1], errors
+    print(f"mean relative rotation error of the average of K Haar draws (60 anchors): {errors}")
+    assert errors[16] < 0.5 * errors[1], errors  # measured 0.31 -> 0.076
 
 
 def test_redrawn_anchors_are_reproducible_and_redraw_in_eval_mode():
