@@ -15,7 +15,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from ..training.rundir import METRICS_FILE, check_run_dir
+from ..training.rundir import METRICS_FILE, RunDirectoryError, check_run_dir
 
 __all__ = ["LAUNCHER_EXTRAS", "RefuseFinishedRuns", "check_launcher"]
 
@@ -38,17 +38,21 @@ def check_launcher(config: DictConfig) -> None:
 
 
 class RefuseFinishedRuns(Callback):
-    """Refuse run directories (and sweep directories) that hold a finished run."""
+    """Refuse run directories (and sweep directories) that hold a finished run, and sweeps whose
+    launcher plugin is missing, before Hydra creates or writes anything."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_run_dir(Path(str(config.hydra.run.dir)))
+        try:
+            check_run_dir(Path(str(config.hydra.run.dir)))
+        except RunDirectoryError as e:
+            raise SystemExit(f"gdl-train: {e}") from None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_launcher(config)
-        sweep = Path(str(config.hydra.sweep.dir))
-        if sweep.is_dir():
-            for metrics in sorted(sweep.glob(f"*/{METRICS_FILE}")):
-                check_run_dir(metrics.parent)
-
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        check_run_dir(Path(str(config.hydra.runtime.output_dir)))
+        try:
+            check_launcher(config)
+            sweep = Path(str(config.hydra.sweep.dir))
+            if sweep.is_dir():
+                for metrics in sorted(sweep.glob(f"*/{METRICS_FILE}")):
+                    check_run_dir(metrics.parent)
+        except (RunDirectoryError, ModuleNotFoundError) as e:
+            raise SystemExit(f"gdl-train: {e}") from None

@@ -36,8 +36,15 @@ def test_every_group_has_its_options():
     assert "exact" in options("symmetry")
     assert {"default", "cpu", "gpu", "ddp"} <= set(options("trainer"))
     assert {"csv", "tensorboard"} <= set(options("logger"))
-    assert {"qm9_homo", "qm9_dipole", "qm9_quadrupole", "galaxy_cosmology", "galaxy_velocity", "galaxy_shape",
-            "nbody"} <= set(options("experiment"))  # fmt: skip
+    assert {
+        "qm9_homo",
+        "qm9_dipole",
+        "qm9_quadrupole",
+        "galaxy_cosmology",
+        "galaxy_velocity",
+        "galaxy_shape",
+        "nbody",
+    } <= set(options("experiment"))
     assert "slurm" in options("hydra/launcher")
     assert (CONFIG_DIR / "ablation").is_dir()
 
