@@ -1,1 +1,1 @@
-"""Speed and memory benchmarks of gdl (see benchmarks/README.md)."""
+"""Speed, memory and equivariance-error benchmarks of gdl (see benchmarks/README.md)."""

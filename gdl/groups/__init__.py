@@ -95,3 +95,39 @@ __all__ += [
     "permute_within_graphs",
     "resolve_data_types",
 ]
+
+from .anchors import (  # noqa: E402
+    AnchorSet,
+    FixedAnchors,
+    GroupAnchors,
+    HaarAnchors,
+    RandomAnchors,
+    SphereAnchors,
+    SuperFibonacciAnchors,
+    UniformSphereAnchors,
+    anchor_basis,
+    anchor_bias,
+    anchor_permutation,
+    anchor_rank,
+    check_anchors,
+    fourier_weights,
+    super_fibonacci,
+)
+
+__all__ += [
+    "AnchorSet",
+    "FixedAnchors",
+    "GroupAnchors",
+    "HaarAnchors",
+    "RandomAnchors",
+    "SphereAnchors",
+    "SuperFibonacciAnchors",
+    "UniformSphereAnchors",
+    "anchor_basis",
+    "anchor_bias",
+    "anchor_permutation",
+    "anchor_rank",
+    "check_anchors",
+    "fourier_weights",
+    "super_fibonacci",
+]

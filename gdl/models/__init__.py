@@ -2,6 +2,7 @@
 
 from .base import GDLModel, check_batch
 from .egnn import EGNN
+from .group_conv_net import GroupConvNet
 from .invariant_net import InvariantNet
 from .plain_net import PlainNet
 
@@ -12,4 +13,6 @@ __all__ = [
     "EGNN",
     "InvariantNet",
     "PlainNet",
+    # regular representation
+    "GroupConvNet",
 ]

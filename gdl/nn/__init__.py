@@ -33,3 +33,16 @@ __all__ = [
     "safe_norm",
     "traceless_outer",
 ]
+
+from .anchor_readout import AnchorReadout, QuadratureAnchorReadout, SphereAnchorReadout  # noqa: E402
+from .conv import GroupConv, LiftingConv, SphereGroupConv, SphereLiftingConv  # noqa: E402
+
+__all__ += [
+    "AnchorReadout",
+    "GroupConv",
+    "LiftingConv",
+    "QuadratureAnchorReadout",
+    "SphereAnchorReadout",
+    "SphereGroupConv",
+    "SphereLiftingConv",
+]

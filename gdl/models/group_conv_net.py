@@ -1,0 +1,178 @@
+"""GroupConvNet: the regular-representation route (group convolutions over anchors)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..groups.anchors import AnchorSet, GroupAnchors
+from ..groups.finite import octahedral
+from ..keys import TargetLike
+from ..nn._checks import edge_vectors
+from ..nn.anchor_readout import AnchorReadout, SphereAnchorReadout
+from ..nn.conv.group_conv import GroupConv
+from ..nn.conv.lifting_conv import LiftingConv
+from ..nn.conv.sphere_group_conv import SphereGroupConv
+from ..nn.conv.sphere_lifting_conv import SphereLiftingConv
+from ..nn.embedding import NodeEmbedding
+from .base import GDLModel
+
+__all__ = ["GroupConvNet"]
+
+LayerClasses = tuple[type[LiftingConv], type[GroupConv], type[AnchorReadout]]
+
+
+class GroupConvNet(GDLModel):
+    r"""Regular-representation network: node features lifted to functions over anchors, group
+    convolutions, and Fourier readouts (LieConv, Finzi et al. 2020; separable position–orientation
+    convolutions, Bekkers et al. 2024).
+
+    .. math::
+        f^{(0)} &= \mathrm{Lift}(h, v) \in \mathbb{R}^{N \times A \times C}, \quad
+            h = \mathrm{Emb}(z, x) \\
+        f^{(t+1)} &= f^{(t)} + \mathrm{GroupConv}\big(\mathrm{SiLU}(\mathrm{LN}(f^{(t)}))\big) \\
+        y &= \mathrm{Readout}\big(\mathrm{SiLU}(\mathrm{LN}(f^{(T)}))\big)
+
+    with LayerNorm over channels per (node, anchor). The anchor set is an object
+    (:mod:`gdl.groups.anchors`) called once per forward pass; its ``space`` picks the layers from
+    the class attribute :attr:`layers`: SO(3) anchors use :class:`~gdl.nn.LiftingConv`,
+    :class:`~gdl.nn.GroupConv` and :class:`~gdl.nn.AnchorReadout`; sphere anchors their ``Sphere*``
+    variants. A subclass swaps layers by overriding :attr:`layers` (e.g. relaxed group
+    convolutions). Graph-level targets pool the readout coefficients over nodes (``reduce``) before
+    projecting them.
+
+    Symmetry: exactly equivariant (every ``0e``, ``1o``, ``2e`` output, graph and node level) to the
+    rotations of a finite anchor group (``GroupAnchors``, or ``SphereAnchors`` built as an orbit),
+    and to reflections when the group has them (``GroupAnchors.named("cube")``); approximately
+    equivariant for other fixed sets (error decreasing with their size) and equivariant in
+    distribution for anchors redrawn per pass (``HaarAnchors``, which redraws in eval mode too:
+    average predictions over draws to reduce the error). All layers and readouts of one pass use
+    the same draw; :class:`~gdl.nn.GroupConv` also maps between different anchor sets
+    (``anchors_out``) for models with per-layer anchors. Always
+    translation invariant and permutation equivariant. Targets whose degree the anchors cannot
+    resolve raise at construction.
+
+    Args:
+        targets: typed targets made of ``0e``, ``1o``, ``2e`` (see :func:`gdl.keys.as_targets`).
+        hidden_channels: channels per anchor ``C`` (also the kernel MLP width). Default ``32``.
+        num_layers: number of group convolutions after the lifting. Default ``3``.
+        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
+        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        cutoff: radius of the radial basis and envelope of every kernel (Å). Default ``5.0``.
+        vector_inputs: names of node-level ``[N, 3]`` ``1o`` fields used as inputs. Default ``()``.
+        reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
+        anchors: an :class:`~gdl.groups.anchors.AnchorSet` (or a provider with the same interface).
+            Default ``None``: ``GroupAnchors(octahedral())`` (24 rotations).
+        num_basis: size of the Bessel radial basis. Default ``8``.
+
+    Shapes:
+        ``data`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``z [N]``, ``x [N, in_channels]``,
+        ``edge_vec [E, 3]``, ``batch [N]`` and the ``vector_inputs`` -> ``{target: [B or N, irreps.dim]}``.
+    """
+
+    #: (lifting, convolution, readout) classes for each anchor space
+    layers: ClassVar[dict[str, LayerClasses]] = {
+        "so3": (LiftingConv, GroupConv, AnchorReadout),
+        "sphere": (SphereLiftingConv, SphereGroupConv, SphereAnchorReadout),
+    }
+
+    def __init__(
+        self,
+        targets: TargetLike | Sequence[TargetLike],
+        hidden_channels: int = 32,
+        num_layers: int = 3,
+        num_types: int = 10,
+        in_channels: int = 0,
+        cutoff: float = 5.0,
+        vector_inputs: Sequence[str] = (),
+        reduce: str = "sum",
+        anchors: AnchorSet | Any | None = None,
+        num_basis: int = 8,
+    ):
+        super().__init__(targets)
+        self.check_targets(["0e", "1o", "2e"])
+        if reduce not in ("sum", "mean"):
+            raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+        if num_layers < 0 or hidden_channels < 1:
+            raise ValueError(
+                f"need num_layers >= 0 and hidden_channels >= 1, got {num_layers}, {hidden_channels}"
+            )
+        self.anchors = anchors if anchors is not None else GroupAnchors(octahedral(), name="octahedral")
+        space = getattr(self.anchors, "space", None)
+        if space not in self.layers:
+            raise TypeError(
+                f"anchors must be an AnchorSet with space in {sorted(self.layers)}, got {self.anchors!r}"
+            )
+        for t in self.targets:
+            for mi in t.irreps:
+                if mi.ir.l > 0:
+                    self.anchors.check_degree(str(mi.ir), what=f"target {t.name!r}")
+        lift_cls, conv_cls, readout_cls = self.layers[space]
+        self.hidden_channels, self.num_layers, self.cutoff = hidden_channels, num_layers, float(cutoff)
+        self.vector_inputs = tuple(vector_inputs)
+        self.reduce = reduce
+        self.embedding = NodeEmbedding(hidden_channels, num_types=num_types, in_channels=in_channels)
+        kw = dict(num_basis=num_basis, cutoff=cutoff, kernel_channels=hidden_channels)
+        self.lift = lift_cls(hidden_channels, hidden_channels, vector_channels=len(self.vector_inputs), **kw)
+        self.convs = nn.ModuleList(
+            [conv_cls(hidden_channels, hidden_channels, **kw) for _ in range(num_layers)]
+        )
+        self.norms = nn.ModuleList([nn.LayerNorm(hidden_channels) for _ in range(num_layers + 1)])
+        self.act = nn.SiLU()
+        self.readouts = nn.ModuleDict(
+            {name: readout_cls(hidden_channels, irreps) for name, _, irreps in self.target_specs}
+        )
+
+    def reset_parameters(self) -> None:
+        self.embedding.reset_parameters()
+        self.lift.reset_parameters()
+        for m in [*self.convs, *self.norms, *self.readouts.values()]:
+            m.reset_parameters()
+
+    def _vectors(self, data: Any) -> torch.Tensor | None:
+        if not self.vector_inputs:
+            return None
+        n = data.pos.shape[0]
+        vs = []
+        for name in self.vector_inputs:
+            v = data[name] if name in data else None
+            if v is None:
+                raise ValueError(
+                    f"{type(self).__name__} uses vector input `{name}` but the batch has no such field"
+                )
+            if v.shape != (n, 3):
+                raise ValueError(f"vector input `{name}` must have shape [{n}, 3], got {tuple(v.shape)}")
+            vs.append(v)
+        return torch.stack(vs, dim=1).to(data.pos.dtype)  # [N, V, 3]
+
+    def forward(self, data: Any) -> dict[str, torch.Tensor]:
+        if not torch.compiler.is_compiling():
+            self.validate(data)
+        pos, edge_index = data.pos, data.edge_index
+        n = pos.shape[0]
+        R = self.anchors(dtype=pos.dtype, device=pos.device)  # one draw for the whole pass
+        edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
+        h = self.embedding(n, z=getattr(data, "z", None), x=getattr(data, "x", None))
+        f = self.lift(h, pos, edge_index, R, vec=self._vectors(data), edge_vec=edge_vec)  # [N, A, C]
+        for conv, norm in zip(self.convs, self.norms):
+            f = f + conv(self.act(norm(f)), pos, edge_index, R, edge_vec=edge_vec)
+        f = self.act(self.norms[-1](f))
+        batch = self.batch_vector(data)
+        num_graphs = self.num_graphs(data)
+        out: dict[str, torch.Tensor] = {}
+        for name, level, _ in self.target_specs:
+            readout = self.readouts[name]
+            if level == "node":
+                out[name] = readout(f, R)
+            else:
+                out[name] = readout(f, R, batch=batch, num_graphs=num_graphs, reduce=self.reduce)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{super().extra_repr()}, hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
+            f"anchors={self.anchors!r}, vector_inputs={list(self.vector_inputs)}, reduce={self.reduce!r}"
+        )

@@ -1,0 +1,167 @@
+"""Separable group convolution over SO(3) anchors (regular representation)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch_geometric.nn import MessagePassing
+
+from ...groups.anchors import check_anchors, frame_components, relative_rotations
+from .._checks import edge_vectors
+from ._anchor_kernel import InvariantMLP, SpatialKernel, safe_norm
+
+__all__ = ["GroupConv"]
+
+
+class GroupConv(MessagePassing):
+    r"""Group convolution on features over SO(3) anchors, in separable form (LieConv, Finzi et al.
+    2020, https://arxiv.org/abs/2002.12880; separable kernels in position–orientation space,
+    Bekkers et al., ICLR 2024, https://arxiv.org/abs/2310.02970).
+
+    Features are functions on (node, anchor) pairs, :math:`f(j, b)` with anchors
+    :math:`R_b \in SO(3)`. The full group convolution
+    :math:`f'(i, a) = \sum_j \sum_b k(R_a^\top r_{ij}, R_a^\top R_b)\, f(j, b)` costs
+    :math:`O(E A^2 C)`; this layer factorises the kernel into an anchor ("fiber") kernel on the
+    relative rotation and a spatial kernel on the edge seen from the output anchor:
+
+    .. math::
+        g(j, a) &= \frac{1}{B} \sum_b \kappa(R_a^\top R_b) \odot f(j, b)
+            \qquad\text{(per node: } O(N A B C)\text{)} \\
+        m(i, a) &= \sum_{j \in \mathcal{N}(i)} k\big(R_a^\top r_{ij} / c,\ \lVert r_{ij} \rVert\big)
+            \odot g(j, a) \qquad\text{(per edge: } O(E A C)\text{)} \\
+        f'(i, a) &= W_{\text{root}}\, g(i, a) + W_{\text{nbr}}\, m(i, a) + b
+
+    with :math:`r_{ij} = x_j - x_i` (or the given ``edge_vec``), :math:`\odot` per channel, and
+    :math:`\kappa`, :math:`k` small MLPs (the spatial kernel is multiplied by a polynomial envelope
+    that vanishes at the cutoff :math:`c`). Memory is linear in :math:`E \cdot A`. Input and output
+    anchors may differ (``anchors_out``), e.g. per-layer anchor sets; by default they are the same.
+
+    Symmetry: :math:`\kappa` and :math:`k` see only invariants of (anchor, anchor) and (edge, anchor)
+    pairs, so rotating the input by :math:`g` while mapping every anchor :math:`R \mapsto g R`
+    leaves the output unchanged. When the anchor set is closed under the rotation (a finite group
+    such as the 24 octahedral or 60 icosahedral rotations) the output is exactly permuted over
+    anchors, :math:`f'(g\cdot x)[:, a] = f'(x)[:, \sigma_g(a)]` with
+    :math:`R_{\sigma_g(a)} = g^\top R_a` (:func:`gdl.groups.anchors.anchor_permutation`). Translation
+    invariant; equivariant to node permutations.
+
+    Subclasses change the kernels by overriding :meth:`fiber_kernel` (e.g. relaxed kernels that also
+    depend on the absolute anchor) or :meth:`spatial_kernel`, and the invariants by overriding
+    :meth:`point_invariants` / :meth:`anchor_invariants` (see :class:`SphereGroupConv`).
+
+    Args:
+        in_channels: channels ``C`` of ``f``.
+        out_channels: channels of the output.
+        num_basis: size of the Bessel radial basis of the spatial kernel. Default ``8``.
+        cutoff: radius where the spatial kernel vanishes (and scale of the edge vectors). Default ``5.0``.
+        kernel_channels: hidden width of the kernel MLPs. Default ``32``.
+        aggr: aggregation over neighbours. Default ``"sum"``.
+
+    Shapes:
+        - **input:** ``f [N, B, in_channels]`` (invariant per (node, anchor) pair), ``pos [N, 3]``,
+          ``edge_index [2, E]``, ``anchors [B, 3, 3]``, optional ``edge_vec [E, 3]``, optional
+          ``anchors_out [A, 3, 3]``
+        - **output:** ``[N, A, out_channels]`` (``A = B`` unless ``anchors_out`` is given)
+    """
+
+    #: number of invariants of an (edge, anchor) pair and of an (anchor, anchor) pair
+    num_point_invariants: int = 3
+    num_anchor_invariants: int = 9
+    #: what the anchors are: "so3" rotations [A, 3, 3] or "sphere" orientations [A, 3]
+    anchor_space: str = "so3"
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_basis: int = 8,
+        cutoff: float = 5.0,
+        kernel_channels: int = 32,
+        aggr: str = "sum",
+    ):
+        super().__init__(aggr=aggr, node_dim=0)
+        if min(in_channels, out_channels, num_basis, kernel_channels) < 1 or cutoff <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: channels, num_basis and kernel_channels must be >= 1 and "
+                f"cutoff > 0, got in={in_channels}, out={out_channels}, num_basis={num_basis}, "
+                f"kernel={kernel_channels}, cutoff={cutoff}"
+            )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.num_basis, self.cutoff, self.kernel_channels = num_basis, float(cutoff), kernel_channels
+        self.spatial = SpatialKernel(
+            self.num_point_invariants, num_basis, kernel_channels, in_channels, cutoff
+        )
+        self.fiber = InvariantMLP(self.num_anchor_invariants, kernel_channels, in_channels)
+        self.lin_root = nn.Linear(in_channels, out_channels)
+        self.lin_nbr = nn.Linear(in_channels, out_channels, bias=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        self.spatial.reset_parameters()
+        self.fiber.reset_parameters()
+        self.lin_root.reset_parameters()
+        self.lin_nbr.reset_parameters()
+
+    # -- invariants and kernels (override points) ------------------------------------------------
+    def point_invariants(self, vec: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        r""":math:`R_a^\top v`: ``[E, 3], [A, 3, 3] -> [E, A, 3]``."""
+        return frame_components(vec, anchors)
+
+    def anchor_invariants(self, anchors_out: torch.Tensor, anchors_in: torch.Tensor) -> torch.Tensor:
+        r"""The entries of :math:`R_a^\top R_b`: ``[A, 3, 3], [B, 3, 3] -> [A, B, 9]``."""
+        return relative_rotations(anchors_out, anchors_in).flatten(-2)
+
+    def fiber_kernel(self, anchors_out: torch.Tensor, anchors_in: torch.Tensor) -> torch.Tensor:
+        r""":math:`\kappa_{ab}` ``[A, B, in_channels]``, computed once per forward for all nodes."""
+        return self.fiber(self.anchor_invariants(anchors_out, anchors_in))
+
+    def spatial_kernel(self, edge_vec: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        r""":math:`k_{ea}` ``[E, A, in_channels]`` of every edge seen from every (output) anchor."""
+        return self.spatial(self.point_invariants(edge_vec / self.cutoff, anchors), safe_norm(edge_vec))
+
+    # -- message passing -------------------------------------------------------------------------
+    def forward(
+        self,
+        f: torch.Tensor,
+        pos: torch.Tensor,
+        edge_index: torch.Tensor,
+        anchors: torch.Tensor,
+        edge_vec: torch.Tensor | None = None,
+        anchors_out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        r = edge_vectors(pos, edge_index, edge_vec)
+        self._check_inputs(f, pos.shape[0], anchors, anchors_out)
+        out_anchors = anchors if anchors_out is None else anchors_out
+        kappa = self.fiber_kernel(out_anchors.to(f.dtype), anchors.to(f.dtype))  # [A, B, C]
+        # anchor mixing, batched over channels: no [N, A, B, C] intermediate
+        g = torch.einsum("abc,nbc->nac", kappa, f) / f.shape[1]  # [N, A, C]
+        k = self.spatial_kernel(r.to(f.dtype), out_anchors.to(f.dtype))  # [E, A, C]
+        m = self.propagate(edge_index, g=g, k=k, size=(g.shape[0], g.shape[0]))  # [N, A, C]
+        return self.lin_root(g) + self.lin_nbr(m)
+
+    def message(self, g_j: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return k * g_j  # [E, A, C]
+
+    def _check_inputs(
+        self, f: torch.Tensor, num_nodes: int, anchors: torch.Tensor, anchors_out: torch.Tensor | None
+    ) -> None:
+        name = type(self).__name__
+        if f.dim() != 3 or f.shape[0] != num_nodes or f.shape[2] != self.in_channels:
+            raise ValueError(
+                f"{name}: f must have shape [N={num_nodes}, A, in_channels={self.in_channels}], "
+                f"got {tuple(f.shape)}"
+            )
+        if anchors.shape[0] != f.shape[1]:
+            raise ValueError(
+                f"{name}: f has {f.shape[1]} anchors (dim 1) but `anchors` has {anchors.shape[0]}"
+            )
+        if not torch.compiler.is_compiling():
+            check_anchors(anchors, self.anchor_space, "anchors", proper=False)
+            if anchors_out is not None:
+                check_anchors(anchors_out, self.anchor_space, "anchors_out", proper=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_basis={self.num_basis}, "
+            f"cutoff={self.cutoff}, kernel_channels={self.kernel_channels}, aggr={self.aggr!r})"
+        )
