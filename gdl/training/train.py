@@ -29,12 +29,14 @@ Keys of ``metrics.json`` (``<t>`` a target, ``<m>`` a metric such as ``mae``)::
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.callbacks import ProgressBar
@@ -87,6 +89,22 @@ def _check_same_targets(model: Any, targets: tuple[Target, ...]) -> None:
     if have != want:
         raise ValueError(
             f"the model predicts {have} but the data module provides {want}: declare targets once"
+        )
+
+
+def _check_ddp_sweep(trainer: Any) -> None:
+    """Lightning's DDP launcher re-runs the whole command line in each new process, which under a
+    local Hydra sweep (``-m``) would start the sweep again; SLURM (one task per device) is fine."""
+    if (
+        trainer.world_size > 1
+        and HydraConfig.initialized()
+        and HydraConfig.get().mode == RunMode.MULTIRUN
+        and "SLURM_NTASKS" not in os.environ
+    ):
+        raise ValueError(
+            "multi-process DDP inside a local sweep (-m) is not supported (Lightning relaunches the whole "
+            "command in each process): run each DDP job on its own without -m, or sweep with "
+            "hydra/launcher=slurm, where SLURM starts one task per device"
         )
 
 
@@ -159,6 +177,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         callbacks.append(EpochTimer())
     loggers = _instantiate_all(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    _check_ddp_sweep(trainer)
 
     record = _record_start(cfg, datamodule, model, module, run_dir)
     if trainer.is_global_zero:

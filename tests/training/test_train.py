@@ -6,8 +6,10 @@ import importlib.util
 import json
 
 import pytest
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
-from omegaconf import OmegaConf, open_dict
+from hydra.types import RunMode
+from omegaconf import OmegaConf, open_dict, read_write
 
 from gdl.models import PlainNet
 from gdl.symmetry import SymmetryStrategy
@@ -142,12 +144,26 @@ def test_unknown_names_list_the_choices(tmp_path):
 def test_a_target_the_dataset_lacks(tmp_path):
     with pytest.raises(Exception, match=r"qm9 has no target 'velocity'; valid targets: .*homo"):
         run(["targets=[velocity:node:1o]", *QUIET], tmp_path)
-    assert (
-        json.loads((tmp_path / "metrics.json").read_text())["status"] == "failed"
-        if (tmp_path / "metrics.json").exists()
-        else True
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_ddp_inside_a_local_sweep_is_refused(tmp_path, data_dirs):
+    cfg = compose(
+        [
+            "experiment=nbody",
+            "trainer=ddp",
+            "trainer.devices=2",
+            "trainer.accelerator=cpu",
+            *QUIET,
+            *data_dirs,
+        ],
+        run_dir=tmp_path,
     )
-    assert not (tmp_path / "checkpoints").exists()
+    with read_write(cfg.hydra):
+        cfg.hydra.mode = RunMode.MULTIRUN
+    HydraConfig.instance().set_config(cfg)
+    with pytest.raises(ValueError, match="DDP inside a local sweep"):
+        train(cfg)
 
 
 def test_a_target_type_the_model_cannot_produce(tmp_path):
