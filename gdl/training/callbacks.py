@@ -100,7 +100,7 @@ class EquivarianceMonitor(Callback):
         errors = self.measure(trainer, pl_module)
         for kind in ("float64", "train_dtype"):
             for name, value in errors[kind].items():
-                pl_module.log(f"equivariance/{kind}/{name}", float(value))
+                pl_module.log(f"equivariance/{kind}/{name}", float(value), sync_dist=True)
 
 
 class EpochTimer(Callback):
@@ -143,8 +143,8 @@ class EpochTimer(Callback):
         self._close(trainer)
         if self.epoch_times:
             elapsed = self.epoch_times[-1]
-            pl_module.log("time/epoch_s", elapsed)
-            pl_module.log("time/graphs_per_s", self.epoch_graphs[-1] / max(elapsed, 1e-9))
+            pl_module.log("time/epoch_s", elapsed, sync_dist=True)
+            pl_module.log("time/graphs_per_s", self.epoch_graphs[-1] / max(elapsed, 1e-9), sync_dist=True)
 
     @property
     def time_per_epoch(self) -> float:

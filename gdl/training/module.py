@@ -189,7 +189,7 @@ class GDLModule(LightningModule):
         for stage in stages:
             for name, metric in self.metrics[stage].items():
                 for m, value in metric.compute().items():
-                    self.log(f"{stage}/{name}/{m}", value.float(), prog_bar=False)
+                    self.log(f"{stage}/{name}/{m}", value.float(), sync_dist=True)  # already global
                 metric.reset()
 
     def on_validation_epoch_end(self) -> None:

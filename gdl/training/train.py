@@ -46,7 +46,7 @@ from ..keys import Target
 from ..symmetry import symmetry_report
 from .callbacks import EpochTimer, EquivarianceMonitor, measure_equivariance
 from .module import GDLModule
-from .rundir import check_run_dir, read_metrics, write_metrics
+from .rundir import check_run_dir, write_metrics
 from .summary import format_summary
 
 __all__ = ["BASELINE_DEFINITION", "resolve_ckpt_path", "train"]
@@ -180,11 +180,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     _check_ddp_sweep(trainer)
 
     record = _record_start(cfg, datamodule, model, module, run_dir)
+    if ckpt_path:
+        record["resumed_from"] = ckpt_path
     if trainer.is_global_zero:
-        previous = read_metrics(run_dir)
-        write_metrics(run_dir, {**record, "resumed_from": ckpt_path} if ckpt_path else record)
-        if previous and ckpt_path:
-            record["resumed_from"] = ckpt_path
+        write_metrics(run_dir, record)
     try:
         t_fit = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
