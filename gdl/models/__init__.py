@@ -4,7 +4,10 @@ from .base import GDLModel, check_batch
 from .egnn import EGNN
 from .group_conv_net import GroupConvNet
 from .invariant_net import InvariantNet
+from .irreps_model import IrrepsModel
 from .plain_net import PlainNet
+from .se3_transformer import SE3Transformer
+from .tfn import TFN
 
 __all__ = [
     "GDLModel",
@@ -13,6 +16,10 @@ __all__ = [
     "EGNN",
     "InvariantNet",
     "PlainNet",
+    # irreps route
+    "IrrepsModel",
+    "SE3Transformer",
+    "TFN",
     # regular representation
     "GroupConvNet",
 ]

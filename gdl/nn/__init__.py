@@ -1,9 +1,23 @@
 """Layers and building blocks of gdl: one ``MessagePassing`` layer per file in :mod:`gdl.nn.conv`,
 plus radial bases, cutoffs, embeddings and readouts shared by the routes."""
 
-from .conv import EGNNConv, InvariantConv, PlainConv  # noqa: E402  (after the building blocks they use)
+from .anchor_readout import AnchorReadout, QuadratureAnchorReadout, SphereAnchorReadout
+from .conv import (
+    EGNNConv,
+    GroupConv,
+    InvariantConv,
+    LiftingConv,
+    PlainConv,
+    SE3AttentionConv,
+    SphereGroupConv,
+    SphereLiftingConv,
+    TFNConv,
+)
 from .embedding import NodeEmbedding
+from .equivariant_norm import EquivariantNorm
+from .irreps_readout import IrrepsReadout
 from .radial import BesselBasis, CosineCutoff, GaussianBasis, PolynomialCutoff, RadialEmbedding
+from .radial_mlp import RadialMLP
 from .scalar_readout import (
     InvariantReadout,
     PlainReadout,
@@ -13,15 +27,17 @@ from .scalar_readout import (
     safe_norm,
     traceless_outer,
 )
+from .spherical_edge_embedding import SphericalEdgeEmbedding
 
 __all__ = [
+    # shared building blocks
     "BesselBasis",
     "CosineCutoff",
     "GaussianBasis",
     "NodeEmbedding",
     "PolynomialCutoff",
     "RadialEmbedding",
-    # scalarization route (readouts and layers)
+    # scalarization route and the no-symmetry baseline
     "EGNNConv",
     "InvariantConv",
     "InvariantReadout",
@@ -32,12 +48,14 @@ __all__ = [
     "ScalarizationReadout",
     "safe_norm",
     "traceless_outer",
-]
-
-from .anchor_readout import AnchorReadout, QuadratureAnchorReadout, SphereAnchorReadout  # noqa: E402
-from .conv import GroupConv, LiftingConv, SphereGroupConv, SphereLiftingConv  # noqa: E402
-
-__all__ += [
+    # irreps route
+    "EquivariantNorm",
+    "IrrepsReadout",
+    "RadialMLP",
+    "SE3AttentionConv",
+    "SphericalEdgeEmbedding",
+    "TFNConv",
+    # regular representation
     "AnchorReadout",
     "GroupConv",
     "LiftingConv",

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from _anchor_layers import (
+from ._anchor_layers import (
     check_edge_vec,
     check_exact_permutation,
     check_gradcheck,

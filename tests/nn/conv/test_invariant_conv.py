@@ -2,7 +2,7 @@ import math
 
 import pytest
 import torch
-from scalar_conv_checks import (
+from .scalar_conv_checks import (
     assert_bad_inputs_raise,
     assert_batch_matches_single,
     assert_compile_matches_eager,

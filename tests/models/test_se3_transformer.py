@@ -1,0 +1,109 @@
+import pytest
+import torch
+
+from gdl.keys import Target
+from gdl.models import SE3Transformer
+from gdl.testing import assert_equivariant, default_dtype
+from gdl.testing.data import random_molecules
+from gdl.testing.model_mixin import ALL_TARGETS, ModelTestMixin
+
+UP_TO_L1 = tuple(t for t in ALL_TARGETS if t.irreps.lmax <= 1)
+_BUILT: dict = {}
+
+
+class SE3TransformerTests(ModelTestMixin):
+    """The shared model battery for one SE3Transformer configuration (4 channels, 2 heads, 2 blocks)."""
+
+    l_max = 2
+    parity = True
+    tol = 1e-9
+
+    def make_model(self, targets):
+        return SE3Transformer(
+            targets, hidden_channels=4, num_layers=2, l_max=self.l_max, parity=self.parity, num_heads=2
+        )
+
+    def build(self, dtype=torch.float64, seed=0):
+        key = (type(self).__name__, dtype, seed)
+        if key not in _BUILT:
+            _BUILT[key] = super().build(dtype, seed)
+        return _BUILT[key]
+
+    @pytest.mark.slow
+    def test_compile_matches_eager(self) -> None:
+        # the mixin's test: inductor with dynamic shapes (minutes of C++ code generation on 2 cores)
+        super().test_compile_matches_eager()
+
+
+class TestSE3Transformer(SE3TransformerTests):
+    pass
+
+
+class TestSE3TransformerLmax1(SE3TransformerTests):
+    l_max = 1
+    targets = UP_TO_L1
+
+    def test_compile_aot_eager_matches_eager(self) -> None:
+        model = self.build(dtype=torch.float32)
+        batch = self.make_batch(dtype=torch.float32)
+        with torch.no_grad():
+            eager = model(batch)
+            compiled = torch.compile(model, backend="aot_eager", fullgraph=True)(batch)
+        for t in self.targets:
+            torch.testing.assert_close(compiled[t.name], eager[t.name], atol=1e-4, rtol=1e-4)
+
+
+class TestSE3TransformerLmax3(SE3TransformerTests):
+    l_max = 3
+
+
+class TestSE3TransformerSO3(SE3TransformerTests):
+    """The configuration of the original SE(3)-Transformer: degrees 0..l_max, no parity."""
+
+    parity = False
+    group = "SO3"
+
+
+@pytest.mark.parametrize("l_max", [1, 3])
+def test_so3_model_is_rotation_equivariant_only(l_max):
+    targets = ALL_TARGETS if l_max >= 2 else UP_TO_L1
+    with default_dtype(torch.float64):
+        model = SE3Transformer(
+            targets, hidden_channels=4, num_layers=2, l_max=l_max, parity=False, num_heads=2
+        )
+    assert_equivariant(model, random_molecules(3, 4, 7, 5, seed=0), group="SO3", tol=1e-9)
+
+
+def test_matched_configuration_of_the_original():
+    # degrees 0..2 with the same channels each, SO(3): what a comparison with se3-transformer-pytorch uses
+    model = SE3Transformer(["homo"], hidden_channels=8, num_layers=3, l_max=2, parity=False, num_heads=2)
+    assert [str(layer.irreps_out) for layer in model.layers] == ["8x0e+8x1e+8x2e"] * 3
+    assert str(model.layers[0].irreps_in) == "8x0e"  # the projection keeps the embedded scalars
+    assert all(layer.num_heads == 2 for layer in model.layers)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="hidden_channels=6 must be divisible by num_heads=4"):
+        SE3Transformer(["homo"], hidden_channels=6, num_heads=4)
+    with pytest.raises(ValueError, match=r"l_max must be one of \(0, 1, 2, 3\)"):
+        SE3Transformer(["homo"], hidden_channels=4, num_heads=2, l_max=5)
+    with pytest.raises(ValueError, match=r"cannot produce target 'q' \(graph 1x2e\)"):
+        SE3Transformer([Target("q", "2e", "graph")], hidden_channels=4, num_heads=2, l_max=1)
+
+
+def test_l_max_0_is_invariant_and_vector_inputs():
+    with default_dtype(torch.float64):
+        model = SE3Transformer(["homo"], hidden_channels=4, num_layers=2, l_max=0, num_heads=2)
+        vec = SE3Transformer(
+            [Target("displacement", "1o", "node")],
+            hidden_channels=4,
+            num_layers=2,
+            l_max=1,
+            num_heads=2,
+            vector_inputs=("vel",),
+        )
+    batch = random_molecules(3, 4, 7, 5, seed=0)
+    errors = assert_equivariant(model, batch, tol=1e-13)
+    assert errors.max() < 1e-13
+    batch.vel = torch.randn(batch.num_nodes, 3, dtype=torch.float64)
+    assert_equivariant(vec, batch, tol=1e-9)

@@ -1,0 +1,188 @@
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from gdl.keys import Target
+from gdl.models import TFN
+from gdl.testing import assert_equivariant, default_dtype, equivariance_error
+from gdl.testing.data import random_molecules
+from gdl.testing.model_mixin import ALL_TARGETS, ModelTestMixin
+
+#: targets a model with l_max = 1 can produce
+UP_TO_L1 = tuple(t for t in ALL_TARGETS if t.irreps.lmax <= 1)
+_BUILT: dict = {}
+
+
+class TFNTests(ModelTestMixin):
+    """The shared model battery for one TFN configuration (small: 4 channels, 2 layers)."""
+
+    l_max = 2
+    parity = True
+    tol = 1e-9
+
+    def make_model(self, targets):
+        return TFN(targets, hidden_channels=4, num_layers=2, l_max=self.l_max, parity=self.parity)
+
+    def build(self, dtype=torch.float64, seed=0):
+        # e3nn code generation dominates construction: build each configuration once per session
+        key = (type(self).__name__, dtype, seed)
+        if key not in _BUILT:
+            _BUILT[key] = super().build(dtype, seed)
+        return _BUILT[key]
+
+    def _compiled_matches_eager(self, backend: str, dynamic: bool) -> None:
+        model = self.build(dtype=torch.float32)
+        batch = self.make_batch(dtype=torch.float32)
+        with torch.no_grad():
+            eager = model(batch)
+            compiled = torch.compile(model, backend=backend, dynamic=dynamic, fullgraph=True)(batch)
+        for t in self.targets:
+            torch.testing.assert_close(
+                compiled[t.name], eager[t.name], atol=self.compile_tol, rtol=self.compile_tol
+            )
+
+    @pytest.mark.slow
+    def test_compile_matches_eager(self) -> None:
+        # the mixin's test: inductor with dynamic shapes (minutes of C++ code generation on 2 cores)
+        super().test_compile_matches_eager()
+
+
+class TestTFN(TFNTests):
+    pass
+
+
+class TestTFNLmax1(TFNTests):
+    l_max = 1
+    targets = UP_TO_L1
+
+    def test_compile_aot_eager_matches_eager(self) -> None:
+        # the whole model traces into one graph (no break on e3nn objects); aot_eager with static
+        # shapes keeps this in the default suite (inductor: test_compile_matches_eager, slow)
+        self._compiled_matches_eager("aot_eager", dynamic=False)
+
+
+class TestTFNLmax3(TFNTests):
+    l_max = 3
+
+
+class TestTFNSO3(TFNTests):
+    parity = False
+    group = "SO3"
+
+
+@pytest.mark.parametrize("l_max", [1, 3])
+def test_so3_model_is_rotation_equivariant_only(l_max):
+    targets = ALL_TARGETS if l_max >= 2 else UP_TO_L1
+    with default_dtype(torch.float64):
+        model = TFN(targets, hidden_channels=4, num_layers=2, l_max=l_max, parity=False)
+    batch = random_molecules(3, 4, 7, 5, seed=0)
+    assert_equivariant(model, batch, group="SO3", tol=1e-9)
+    assert all(ir.p == 1 for layer in model.layers for _, ir in layer.irreps_out)
+
+
+def test_l_max_0_is_exactly_invariant():
+    targets = [Target("energy", "0e", "graph"), Target("charge", "0e", "node")]
+    with default_dtype(torch.float64):
+        model = TFN(targets, hidden_channels=4, num_layers=2, l_max=0)
+    assert all(ir.l == 0 for layer in model.layers for _, ir in layer.irreps_out)
+    assert str(model.irreps_sh) == "1x0e"
+    errors = equivariance_error(model, random_molecules(3, 4, 7, 5, seed=0))
+    assert errors.max() < 1e-13, errors
+    with pytest.raises(ValueError, match="cannot produce target 'v'"):
+        TFN([Target("v", "1o", "node")], hidden_channels=4, num_layers=1, l_max=0)
+
+
+def test_targets_must_be_reachable():
+    with pytest.raises(ValueError, match=r"TFN cannot produce target 'q' \(graph 1x2e\)"):
+        TFN([Target("q", "2e", "graph")], hidden_channels=4, num_layers=2, l_max=1)
+    # pseudo-scalars appear only from the third layer on (0e -> 1o -> 1e -> 0o with l_max = 1)
+    with pytest.raises(ValueError, match="cannot produce target 'p'"):
+        TFN([Target("p", "0o", "graph")], hidden_channels=4, num_layers=2, l_max=1)
+    model = TFN([Target("p", "0o", "graph")], hidden_channels=4, num_layers=3, l_max=1)
+    assert "0o" in str(model.irreps_features)
+
+
+@pytest.mark.parametrize("l_max", [-1, 4, 1.5, True])
+def test_l_max_out_of_range(l_max):
+    with pytest.raises(ValueError, match=r"l_max must be one of \(0, 1, 2, 3\)"):
+        TFN(["homo"], hidden_channels=4, num_layers=1, l_max=l_max)
+
+
+def test_vector_inputs_enter_as_vectors():
+    targets = [Target("energy", "0e", "graph"), Target("displacement", "1o", "node")]
+    with default_dtype(torch.float64):
+        model = TFN(targets, hidden_channels=4, num_layers=2, l_max=1, vector_inputs=("vel",))
+    assert str(model.irreps_input) == "4x0e+1x1o"
+    batch = random_molecules(3, 4, 7, 5, seed=0)
+    g = torch.Generator().manual_seed(1)
+    batch.vel = torch.randn(batch.num_nodes, 3, generator=g, dtype=torch.float64)
+    assert_equivariant(model, batch, tol=1e-9)  # vel is registered as a node 1o field
+    with torch.no_grad():
+        out = model(batch)["displacement"]
+        batch.vel = 2 * batch.vel
+        assert not torch.allclose(model(batch)["displacement"], out)
+        del batch.vel
+        with pytest.raises(ValueError, match="needs the vector input `vel`"):
+            model(batch)
+    with pytest.raises(ValueError, match="need l_max >= 1"):
+        TFN(["homo"], hidden_channels=4, num_layers=1, l_max=0, vector_inputs=("vel",))
+
+
+def test_edge_vec_is_used_when_present():
+    with default_dtype(torch.float64):
+        model = TFN(["homo"], hidden_channels=4, num_layers=2, l_max=1).eval()
+    batch = random_molecules(2, 4, 6, 5, seed=2)
+    j, i = batch.edge_index
+    with torch.no_grad():
+        ref = model(batch)["homo"]
+        batch.edge_vec = batch.pos[j] - batch.pos[i]
+        batch.pos = torch.zeros_like(batch.pos)  # geometry now comes from edge_vec only
+        torch.testing.assert_close(model(batch)["homo"], ref)
+
+
+def test_residual_connections_and_shared_edge_attributes():
+    model = TFN(["homo"], hidden_channels=4, num_layers=3, l_max=2)
+    irreps = [str(layer.irreps_out) for layer in model.layers]
+    assert irreps == ["4x0e+4x1o+4x2e", "4x0e+4x1o+4x1e+4x2e+4x2o", "4x0e+4x0o+4x1o+4x1e+4x2e+4x2o"]
+    # each layer carries the blocks it shares with its input: 4x0e, then 0e+1o+2e, then all but 0o
+    assert [r.num_carried for r in model.residuals] == [4, 4 * 9, 4 * 17]
+    res = model.residuals[1]
+    h, out = torch.randn(2, 36), torch.randn(2, 68)
+    added = res(h, out) - out
+    torch.testing.assert_close(added[:, :16], h[:, :16])  # 0e and 1o blocks
+    assert added[:, 16:28].abs().max() < 1e-6  # 1e is new: nothing added
+    torch.testing.assert_close(added[:, 28:48], h[:, 16:36])  # 2e block
+    assert added[:, 48:].abs().max() < 1e-6  # 2o is new
+    # one radial embedding shared by the model and its layers
+    assert all(layer.edge_embedding.radial is model.radial for layer in model.layers)
+    assert "avg_num_neighbors=16.0" in repr(model.layers[0])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="reduce must be one of"):
+        TFN(["homo"], hidden_channels=4, num_layers=1, reduce="max")
+    with pytest.raises(ValueError, match="need hidden_channels >= 1"):
+        TFN(["homo"], hidden_channels=0, num_layers=1)
+    with pytest.raises(ValueError, match="vector input 'homo' is registered as graph"):
+        TFN(["homo"], hidden_channels=4, num_layers=1, vector_inputs=("homo",))
+
+
+def test_mean_pooling_differs_from_sum():
+    torch.manual_seed(0)
+    with default_dtype(torch.float64):
+        s = TFN(["homo"], hidden_channels=4, num_layers=1, l_max=1, reduce="sum")
+        m = TFN(["homo"], hidden_channels=4, num_layers=1, l_max=1, reduce="mean")
+    m.load_state_dict(s.state_dict())
+    batch = random_molecules(2, 4, 6, 5, seed=3)
+    counts = torch.bincount(batch.batch).to(torch.float64).unsqueeze(-1)
+    with torch.no_grad():
+        torch.testing.assert_close(m(batch)["homo"] * counts, s(batch)["homo"])
+
+
+def test_single_graph_without_batch_vector():
+    with default_dtype(torch.float64):
+        model = TFN(["homo", Target("charge", "0e", "node")], hidden_channels=4, num_layers=1, l_max=1)
+    data = random_molecules(1, 5, 5, 5, seed=4).to_data_list()[0]
+    out = model(data)
+    assert out["homo"].shape == (1, 1) and out["charge"].shape == (5, 1)
+    torch.testing.assert_close(out["homo"], model(Batch.from_data_list([data]))["homo"])
