@@ -82,7 +82,14 @@ def test_fast_dev_run_every_experiment(experiment, tmp_path, data_dirs):
     fast_dev_run(experiment, "egnn", tmp_path, data_dirs)
 
 
-@pytest.mark.parametrize("model", [m for m in MODELS if m != "egnn"])
+# the scalarization models run in the default suite; the irreps and regular-representation models
+# (slower to build and to check in float64) with the slow tests
+CHEAP = ("invariant", "plain")
+
+
+@pytest.mark.parametrize(
+    "model", [m if m in CHEAP else pytest.param(m, marks=pytest.mark.slow) for m in MODELS if m != "egnn"]
+)
 def test_fast_dev_run_every_model(model, tmp_path, data_dirs):
     fast_dev_run("nbody", model, tmp_path, data_dirs)
 
