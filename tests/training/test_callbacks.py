@@ -60,3 +60,26 @@ def test_epoch_timer_counts_graphs_and_survives_checkpoints(random_dm):
 def test_monitor_arguments():
     with pytest.raises(ValueError, match="num_graphs"):
         EquivarianceMonitor(num_graphs=0)
+
+
+def test_ema_weight_averaging_trains_and_tests(random_dm):
+    """callbacks=ema: Lightning's EMAWeightAveraging around a GDLModule; the test uses the average."""
+    from lightning.pytorch.callbacks import EMAWeightAveraging
+
+    torch.manual_seed(0)
+    ema = EMAWeightAveraging(decay=0.9, update_starting_at_step=0)
+    module = GDLModule(EGNN(TARGETS, hidden_channels=8, num_layers=1))
+    trainer = Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ema],
+    )
+    trainer.fit(module, datamodule=random_dm)
+    averaged = dict(ema._average_model.module.named_parameters())
+    for name, p in module.named_parameters():
+        torch.testing.assert_close(p, averaged[name])  # copied into the module at the end of training
+    assert trainer.test(module, datamodule=random_dm, verbose=False)[0]["test/energy/mae"] > 0
