@@ -41,7 +41,9 @@ from hydra.utils import instantiate
 from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
+from torch_geometric.data import Batch
 
+from .. import __version__ as gdl_version
 from ..keys import Target
 from ..symmetry import symmetry_report
 from .callbacks import EpochTimer, EquivarianceMonitor, measure_equivariance
@@ -121,8 +123,6 @@ def _build(cfg: DictConfig) -> tuple[Any, Any, GDLModule]:
 def _record_start(
     cfg: DictConfig, datamodule: Any, model: Any, module: GDLModule, run_dir: Path
 ) -> dict[str, Any]:
-    import gdl
-
     choices = _choices()
     inner = getattr(model, "model", model)
     report = symmetry_report(model)
@@ -141,7 +141,7 @@ def _record_start(
         "batch_size": datamodule.batch_size,
         **{f"unit/{name}": unit for name, (unit, _) in module.units.items()},
         "run_dir": str(run_dir),
-        "gdl_version": getattr(gdl, "__version__", None),
+        "gdl_version": gdl_version,
         "torch_version": torch.__version__,
     }
 
@@ -195,8 +195,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
         monitor = next((c for c in callbacks if isinstance(c, EquivarianceMonitor)), EquivarianceMonitor())
         test_split = datamodule.splits["test"]
-        from torch_geometric.data import Batch
-
         fixed = Batch.from_data_list([test_split[i] for i in range(min(monitor.num_graphs, len(test_split)))])
         errors = measure_equivariance(module.model, fixed, monitor.group, monitor.n_samples, monitor.seed)
         timer = next(c for c in callbacks if isinstance(c, EpochTimer))

@@ -141,7 +141,8 @@ def test_experiment_builds_module(name, tmp_path):
     assert module.configure_optimizers() is not None
 
 
-def test_paths_and_run_directory(tmp_path):
+def test_paths_and_run_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("GDL_LOG_DIR", raising=False)
     cfg = compose([], run_dir=tmp_path)
     assert cfg.paths.output_dir == str(tmp_path)
     assert cfg.hydra.run.dir.startswith("logs/train/runs/")
