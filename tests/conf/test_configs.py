@@ -166,3 +166,16 @@ def test_launchers(name, tmp_path):
 def test_ablation_presets(name, tmp_path):  # pragma: no cover - the presets come with issue 10
     cfg = compose([f"ablation={name}"], run_dir=tmp_path)
     assert cfg.hydra.sweeper.params, f"ablation/{name}.yaml sets no hydra.sweeper.params"
+
+
+def test_an_ablation_preset_sets_the_sweep(tmp_path):
+    """The `ablation/` group takes `# @package _global_` presets that set hydra.sweeper.params (issue 10
+    writes the presets; this checks the location and the mechanism with a temporary one)."""
+    (tmp_path / "ablation").mkdir()
+    (tmp_path / "ablation" / "tiny.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      model: egnn,invariant\n      seed: 0,1\n"
+        "trainer:\n  max_epochs: 1\n"
+    )
+    cfg = compose(["ablation=tiny", f"hydra.searchpath=[file://{tmp_path}]"], run_dir=tmp_path / "run")
+    assert dict(cfg.hydra.sweeper.params) == {"model": "egnn,invariant", "seed": "0,1"}
+    assert cfg.trainer.max_epochs == 1
