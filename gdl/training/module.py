@@ -14,7 +14,8 @@ mean of each ``0e`` component (after the atom reference, where one is used) and 
 tensor for ``1o``/``2e`` targets (which are scaled, never centred).
 
 Logged keys: ``train/loss``, ``train/regularizer``, ``val/loss``, ``val/<target>/<metric>``,
-``test/loss``, ``test/<target>/<metric>``, ``baseline/<target>/<metric>``.
+``symmetry/<key>`` (the numeric entries of the strategy's ``symmetry_report()``, every validation
+epoch), ``test/loss``, ``test/<target>/<metric>``, ``baseline/<target>/<metric>``.
 """
 
 from __future__ import annotations
@@ -194,6 +195,9 @@ class GDLModule(LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics(["val"])
+        for key, value in self.symmetry_report().items():  # numbers only (learned angle, prior ratio, ...)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.log(f"symmetry/{key}", float(value), sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics(["test", "baseline"])

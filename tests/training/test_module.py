@@ -58,7 +58,7 @@ class Penalised(SymmetryStrategy):
         return self.w**2
 
     def symmetry_report(self):
-        return {"strategy": self.name, "w": float(self.w)}
+        return {"strategy": self.name, "w": float(self.w.detach())}
 
 
 def test_regularizer_is_added_to_the_loss(random_dm, monkeypatch):
@@ -78,6 +78,14 @@ def test_regularizer_is_added_to_the_loss(random_dm, monkeypatch):
     )
     torch.testing.assert_close(loss, expected)
     assert module.symmetry_report() == {"strategy": "penalised", "w": 1.5}
+
+
+def test_symmetry_report_is_logged_every_validation_epoch(random_dm):
+    torch.manual_seed(0)
+    module = GDLModule(Penalised(EGNN(TARGETS, hidden_channels=8, num_layers=1)))
+    t = trainer()
+    t.fit(module, datamodule=random_dm)
+    assert float(t.callback_metrics["symmetry/w"]) == pytest.approx(float(module.model.w))
 
 
 def test_float64_training(random_dm):
