@@ -56,6 +56,7 @@ def nbody(nbody_root, *extra, train_size=16):
         "model.hidden_channels=16",
         "model.num_layers=2",
         "trainer=cpu",
+        "trainer.check_val_every_n_epoch=1",
         *QUIET,
         *extra,
     ]

@@ -110,6 +110,7 @@ def nbody_run(run_dir, data_dirs, *extra):
             *tiny("nbody"),
             "trainer=cpu",
             "trainer.max_epochs=2",
+            "trainer.check_val_every_n_epoch=1",
             "model.hidden_channels=16",
             "model.num_layers=2",
             *extra,
