@@ -14,12 +14,20 @@ Action on a field of representation ``rep`` (see :mod:`gdl.keys`):
 * node permutation ``perm`` (new node ``k`` is old node ``perm[k]``): node-level fields are
   re-indexed, ``edge_index`` is relabelled, edge- and graph-level fields keep their order.
 
+Batched action: :func:`act_per_graph` applies a *different* element to every graph of a ``Batch``
+(``R [B, 3, 3]``, optional ``t [B, 3]``), and :func:`act_fields_per_graph` does the same for a dict of
+typed tensors such as a model's outputs (e.g. mapping equivariant outputs back with ``R^T``). Their
+``0e``/``1o``/``2e`` blocks are plain tensor operations (:func:`gdl.groups.anchors.anchor_basis`), so
+gradients flow into ``R`` (learned augmentation distributions); other irreps use e3nn's Wigner-D.
+
 These are pure functions used by the equivariance checker (:mod:`gdl.testing`), by rotation
-transforms and by the augmentation strategies, so all of them rotate data the same way.
+transforms and by the symmetry strategies (augmentation, frame averaging, learned augmentation), so
+all of them rotate data the same way.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -28,6 +36,7 @@ import torch
 from e3nn import o3
 
 from ..keys import FIELDS, LEVELS, NON_IRREPS_REPS, FieldInfo, Level, Target
+from .anchors import anchor_basis
 from .so3 import wigner_D
 
 __all__ = [
@@ -35,7 +44,10 @@ __all__ = [
     "FieldTypeLike",
     "GroupElement",
     "act",
+    "act_batched",
+    "act_fields_per_graph",
     "act_on_data",
+    "act_per_graph",
     "edge",
     "field_type",
     "graph",
@@ -227,4 +239,152 @@ def act_on_data(data: Any, g: GroupElement, types: Mapping[str, FieldTypeLike] |
         v = act(data[k], ft, g, k)
         v = _permute(v, ft, g, inv, k)
         out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# a different group element per graph
+# ---------------------------------------------------------------------------------------------
+def act_batched(
+    value: torch.Tensor,
+    ftype: FieldType,
+    R: torch.Tensor,
+    index: torch.Tensor,
+    t: torch.Tensor | None = None,
+    name: str = "<tensor>",
+) -> torch.Tensor:
+    """Apply ``R[index[m]]`` (and ``t[index[m]]`` to positions) to row ``m`` of ``value``.
+
+    Args:
+        value: ``[M, ..., dim]`` tensor of type ``ftype`` (the level is not used here).
+        ftype: its :class:`FieldType`.
+        R: orthogonal matrices ``[B, 3, 3]`` (det ±1; parity enters through the irreps).
+        index: ``[M]`` which element acts on each row.
+        t: translations ``[B, 3]`` for ``"pos"`` fields, or ``None``.
+        name: the field name for error messages.
+
+    Returns:
+        the transformed tensor, same shape; invariants are returned as they are.
+    """
+    rep = ftype.rep
+    if isinstance(rep, str) and rep != "pos":
+        return value  # invariant, batch, edge_index
+    if value.dim() == 0 or value.shape[0] != index.shape[0]:
+        raise ValueError(
+            f"field {name!r} has leading dimension {tuple(value.shape)[:1]} but {index.shape[0]} rows "
+            f"were expected for its level ({ftype.level})"
+        )
+    R = R.to(dtype=value.dtype, device=value.device)
+    if isinstance(rep, str):  # positions
+        if value.shape[-1] != 3:
+            raise ValueError(
+                f"position field {name!r} must have last dimension 3, got shape {tuple(value.shape)}"
+            )
+        out = torch.einsum("mij,m...j->m...i", R[index], value)
+        if t is not None:
+            shift = t.to(dtype=value.dtype, device=value.device)[index]  # [M, 3]
+            out = out + shift.view(shift.shape[0], *([1] * (value.dim() - 2)), 3)
+        return out
+    _check_irreps_dim(value, rep, name)
+    if all(mul_ir.ir.l == 0 and mul_ir.ir.p == 1 for mul_ir in rep):
+        return value
+    pieces, start = [], 0
+    for mul_ir in rep:
+        mul, ir = mul_ir.mul, mul_ir.ir
+        block = value[..., start : start + mul * ir.dim]
+        start += mul * ir.dim
+        if ir.l == 0 and ir.p == 1:
+            pieces.append(block)
+            continue
+        D = anchor_basis(R, str(ir))  # [B, 2l+1, 2l+1] Wigner-D (parity included)
+        block = torch.einsum("mij,m...j->m...i", D[index], block.unflatten(-1, (mul, ir.dim)))
+        pieces.append(block.flatten(-2))
+    return torch.cat(pieces, dim=-1)
+
+
+def _rows_index(
+    level: Level, batch: torch.Tensor, edge_index: torch.Tensor | None, num_graphs: int, name: str
+) -> torch.Tensor:
+    if level == "node":
+        return batch
+    if level == "graph":
+        return torch.arange(num_graphs, device=batch.device)
+    if edge_index is None:
+        raise ValueError(f"edge-level field {name!r} needs `edge_index` to find the graph of each edge")
+    return batch[edge_index[1]]
+
+
+def act_fields_per_graph(
+    fields: Mapping[str, torch.Tensor],
+    types: Mapping[str, FieldTypeLike],
+    R: torch.Tensor,
+    batch: torch.Tensor,
+    edge_index: torch.Tensor | None = None,
+    t: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Apply ``R[b]`` (and ``t[b]``) to the part of every typed field that belongs to graph ``b``.
+
+    Args:
+        fields: ``{name: tensor}``, e.g. a model's outputs.
+        types: ``{name: type}`` for every field (a :class:`~gdl.keys.Target`, a :class:`FieldType`,
+            ...; see :func:`field_type`); node-level rows belong to ``batch[row]``, edge-level rows to
+            the graph of their target node, graph-level row ``b`` to graph ``b``.
+        R: ``[B, 3, 3]`` orthogonal matrices, one per graph.
+        batch: ``[N]`` graph of each node.
+        edge_index: ``[2, E]``, needed for edge-level fields. Default ``None``.
+        t: ``[B, 3]`` translations of ``"pos"`` fields. Default ``None``.
+
+    Returns:
+        a new dict with the same keys.
+    """
+    if R.dim() != 3 or R.shape[-2:] != (3, 3):
+        raise ValueError(f"R must be [B, 3, 3] (one element per graph), got {tuple(R.shape)}")
+    if t is not None and t.shape != (R.shape[0], 3):
+        raise ValueError(f"t must be [B={R.shape[0]}, 3], got {tuple(t.shape)}")
+    missing = [k for k in fields if k not in types]
+    if missing:
+        raise KeyError(f"no type given for field(s) {missing}; typed: {sorted(types)}")
+    out = {}
+    for k, v in fields.items():
+        ft = field_type(types[k])
+        if isinstance(ft.rep, str) and ft.rep != "pos":
+            out[k] = v
+            continue
+        index = _rows_index(ft.level, batch, edge_index, R.shape[0], k)
+        out[k] = act_batched(v, ft, R, index, t, k)
+    return out
+
+
+def act_per_graph(
+    data: Any,
+    R: torch.Tensor,
+    t: torch.Tensor | None = None,
+    types: Mapping[str, FieldTypeLike] | None = None,
+) -> Any:
+    """A copy of a PyG ``Batch`` (or a single ``Data``, ``B = 1``) with ``R[b]`` and ``t[b]`` applied to
+    every typed field of graph ``b`` (types from :func:`resolve_data_types`: positions, ``vel``,
+    ``edge_vec``, ...). Node order and ``edge_index`` are unchanged.
+
+    Args:
+        data: the batch.
+        R: ``[B, 3, 3]`` orthogonal matrices, ``B = data.num_graphs``.
+        t: ``[B, 3]`` translations of position fields, or ``None``.
+        types: type overrides for fields the registry does not know. Default ``None``.
+    """
+    num_graphs = int(getattr(data, "num_graphs", 1) or 1) if "batch" in data.keys() else 1
+    if R.dim() != 3 or R.shape[0] != num_graphs:
+        raise ValueError(
+            f"R must be [B={num_graphs}, 3, 3] for a batch of {num_graphs} graphs, got {tuple(R.shape)}"
+        )
+    resolved = resolve_data_types(data, types)
+    if "batch" in data.keys() and data.batch is not None:
+        batch = data.batch
+    else:
+        batch = torch.zeros(data.num_nodes, dtype=torch.long, device=R.device)
+    fields = {k: data[k] for k in resolved}
+    moved = act_fields_per_graph(fields, resolved, R, batch, getattr(data, "edge_index", None), t)
+    out = copy.copy(data)
+    for k, v in moved.items():
+        if v is not fields[k]:
+            out[k] = v
     return out

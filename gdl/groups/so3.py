@@ -116,9 +116,25 @@ def matrix_to_axis_angle(R: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def exp(omega: torch.Tensor) -> torch.Tensor:
-    """Exponential map ``[..., 3] -> [..., 3, 3]`` from rotation vectors (axis × angle)."""
-    angle = omega.norm(dim=-1)
-    return axis_angle_to_matrix(omega, angle)
+    r"""Exponential map ``[..., 3] -> [..., 3, 3]`` from rotation vectors (axis × angle).
+
+    Rodrigues' formula :math:`I + \frac{\sin\theta}{\theta} K + \frac{1 - \cos\theta}{\theta^2} K^2`
+    with :math:`K = [\omega]_\times`, :math:`\theta = \lVert\omega\rVert`, and Taylor series of both
+    coefficients for :math:`\theta < 10^{-3}`: differentiable everywhere, including :math:`\omega = 0`
+    and axes along a coordinate axis (where e3nn's angle-based ``axis_angle_to_matrix`` has NaN
+    gradients), so rotations can be learned through it.
+    """
+    th2 = (omega * omega).sum(dim=-1)
+    small = th2 < 1e-6
+    th2_safe = torch.where(small, torch.ones_like(th2), th2)
+    th = torch.sqrt(th2_safe)
+    a = torch.where(small, 1 - th2 / 6 + th2 * th2 / 120, torch.sin(th) / th)
+    b = torch.where(small, 0.5 - th2 / 24 + th2 * th2 / 720, (1 - torch.cos(th)) / th2_safe)
+    x, y, z = omega.unbind(-1)
+    zero = torch.zeros_like(x)
+    K = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], dim=-1).unflatten(-1, (3, 3))
+    eye = torch.eye(3, dtype=omega.dtype, device=omega.device)
+    return eye + a[..., None, None] * K + b[..., None, None] * (K @ K)
 
 
 def log(R: torch.Tensor) -> torch.Tensor:

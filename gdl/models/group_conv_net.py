@@ -51,7 +51,8 @@ class GroupConvNet(GDLModel):
     distribution for anchors redrawn per pass (``HaarAnchors``, which redraws in eval mode too:
     average predictions over draws to reduce the error). All layers and readouts of one pass use
     the same draw; :class:`~gdl.nn.GroupConv` also maps between different anchor sets
-    (``anchors_out``) for models with per-layer anchors. Always
+    (``anchors_out``): a provider may return one tensor per stage (:meth:`stage_anchors`) for
+    per-layer anchors, as the ``partial`` symmetry strategy does. Always
     translation invariant and permutation equivariant. Targets whose degree the anchors cannot
     resolve raise at construction.
 
@@ -148,18 +149,38 @@ class GroupConvNet(GDLModel):
             vs.append(v)
         return torch.stack(vs, dim=1).to(data.pos.dtype)  # [N, V, 3]
 
+    def stage_anchors(self, anchors: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """The anchors of every stage (lifting, then the output of each convolution; the readouts use
+        the last) from what the provider returned: one tensor for all stages, or a sequence of
+        ``num_layers + 1`` tensors with equal anchor counts (per-layer anchors, e.g.
+        :class:`gdl.symmetry.PartialAnchors`). Convolution ``t`` maps stage ``t`` to stage ``t + 1``
+        and its residual connection pairs anchor ``a`` of both stages."""
+        if isinstance(anchors, torch.Tensor):
+            return (anchors,) * (self.num_layers + 1)
+        stages = tuple(anchors)
+        if len(stages) != self.num_layers + 1 or len({int(a.shape[0]) for a in stages}) != 1:
+            raise ValueError(
+                f"{type(self).__name__}: per-stage anchors must be {self.num_layers + 1} tensors (lifting + "
+                f"{self.num_layers} convolutions) with equal anchor counts, got "
+                f"{[tuple(a.shape) for a in stages]}"
+            )
+        return stages
+
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         if not torch.compiler.is_compiling():
             self.validate(data)
         pos, edge_index = data.pos, data.edge_index
         n = pos.shape[0]
-        R = self.anchors(dtype=pos.dtype, device=pos.device)  # one draw for the whole pass
+        stages = self.stage_anchors(self.anchors(dtype=pos.dtype, device=pos.device))  # one call per pass
         edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
         h = self.embedding(n, z=getattr(data, "z", None), x=getattr(data, "x", None))
-        f = self.lift(h, pos, edge_index, R, vec=self._vectors(data), edge_vec=edge_vec)  # [N, A, C]
-        for conv, norm in zip(self.convs, self.norms):
-            f = f + conv(self.act(norm(f)), pos, edge_index, R, edge_vec=edge_vec)
+        f = self.lift(h, pos, edge_index, stages[0], vec=self._vectors(data), edge_vec=edge_vec)  # [N, A, C]
+        for t, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            R_in, R_out = stages[t], stages[t + 1]
+            out_anchors = None if R_out is R_in else R_out
+            f = f + conv(self.act(norm(f)), pos, edge_index, R_in, edge_vec=edge_vec, anchors_out=out_anchors)
         f = self.act(self.norms[-1](f))
+        R = stages[-1]
         batch = self.batch_vector(data)
         num_graphs = self.num_graphs(data)
         out: dict[str, torch.Tensor] = {}

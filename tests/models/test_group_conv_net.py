@@ -279,3 +279,34 @@ def test_default_anchors_and_mean_reduce():
         )
     assert model.anchors.num_anchors == 24
     assert_equivariant(model, random_molecules(3, 4, 6, seed=4), group=groups.octahedral())
+
+
+class _PerStage:
+    """A provider returning one anchor tensor per stage (as the `partial` strategy's does)."""
+
+    space = "so3"
+
+    def __init__(self, stages):
+        self.stages = stages
+
+    def check_degree(self, irrep, what=""):
+        pass
+
+    def __call__(self, dtype=None, device=None):
+        return [s.to(dtype=dtype, device=device) for s in self.stages]
+
+
+def test_per_stage_anchors():
+    G = groups.octahedral()
+    batch = random_molecules(num_graphs=2, seed=3)
+    with default_dtype(torch.float64):
+        torch.manual_seed(0)
+        model = small_model(GroupAnchors(G), targets=(Target("dipole", "1o", "graph"),)).double()
+        ref = model(batch)["dipole"]
+        model.anchors = _PerStage([G, G.clone(), G.clone()])  # lifting + 2 convolutions, same anchors
+        torch.testing.assert_close(model(batch)["dipole"], ref, atol=1e-12, rtol=0)
+        model.anchors = _PerStage([G, G, G @ groups.haar(1, 0, dtype=torch.float64)[0]])
+        assert (model(batch)["dipole"] - ref).abs().max() > 1e-6  # the last stage's anchors are used
+        model.anchors = _PerStage([G, G])
+        with pytest.raises(ValueError, match="per-stage anchors must be 3 tensors"):
+            model(batch)

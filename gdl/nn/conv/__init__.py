@@ -5,6 +5,8 @@ from .group_conv import GroupConv
 from .invariant_conv import InvariantConv
 from .lifting_conv import LiftingConv
 from .plain_conv import PlainConv
+from .relaxed_group_conv import RelaxedGroupConv
+from .relaxed_sphere_group_conv import RelaxedSphereGroupConv
 from .se3_attention_conv import SE3AttentionConv
 from .sphere_group_conv import SphereGroupConv
 from .sphere_lifting_conv import SphereLiftingConv
@@ -21,6 +23,8 @@ __all__: list[str] = [
     # regular representation: features over anchors (SO(3) rotations or sphere orientations)
     "GroupConv",
     "LiftingConv",
+    "RelaxedGroupConv",
+    "RelaxedSphereGroupConv",
     "SphereGroupConv",
     "SphereLiftingConv",
 ]
