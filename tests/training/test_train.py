@@ -201,3 +201,34 @@ def test_a_strategy_incompatible_with_the_model(tmp_path):
     with pytest.raises(TypeError, match="'only_plain' .* cannot wrap EGNN; it supports: PlainNet"):
         train(cfg)
     assert not (tmp_path / "checkpoints").exists()
+
+
+SYMMETRIES = sorted(p.stem for p in (CONFIG_DIR / "symmetry").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("symmetry", SYMMETRIES)
+def test_fast_dev_run_every_strategy(symmetry, tmp_path, data_dirs):
+    """Each strategy trains through train() around the first model (plain, egnn, group_conv) it accepts."""
+    for model in ("plain", "egnn", "group_conv"):
+        try:
+            out = run(
+                [
+                    "experiment=nbody",
+                    f"model={model}",
+                    f"symmetry={symmetry}",
+                    "trainer.fast_dev_run=true",
+                    *QUIET,
+                    *data_dirs,
+                    *tiny("nbody"),
+                ],
+                tmp_path / model,
+            )
+        except Exception as e:  # noqa: BLE001 - a refusal names the supported models; try the next
+            if "supports" not in str(e):
+                raise
+            continue
+        assert out["status"] == "finished" and out["strategy"] == symmetry
+        assert out["symmetry/strategy"] and "equivariance/float64/displacement" in out
+        return
+    pytest.fail(f"symmetry={symmetry} wrapped none of plain, egnn, group_conv")
