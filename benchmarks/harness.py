@@ -68,7 +68,7 @@ def _proc_status_bytes(pid: int | str, field: str) -> int:
 def sync(device: str) -> None:
     """Wait for queued kernels on CUDA; nothing on CPU."""
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 class PeakMemory:
@@ -82,8 +82,8 @@ class PeakMemory:
     def start(self) -> None:
         if self.device.startswith("cuda"):
             sync(self.device)
-            torch.cuda.reset_peak_memory_stats()
-            self.baseline = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.baseline = torch.cuda.memory_allocated(self.device)
         else:
             from benchmarks.anchors import _status_mib
 
@@ -94,7 +94,7 @@ class PeakMemory:
     def growth(self) -> int:
         if self.device.startswith("cuda"):
             sync(self.device)
-            return int(torch.cuda.max_memory_allocated()) - self.baseline
+            return int(torch.cuda.max_memory_allocated(self.device)) - self.baseline
         from benchmarks.anchors import _status_mib
 
         return int(_status_mib("VmHWM") * 2**20) - self.baseline

@@ -59,7 +59,10 @@ class BenchModel:
 
 def peer_available(name: str) -> bool:
     """Whether the peer's package can be imported (without importing it)."""
-    return importlib.util.find_spec(PEERS[name]) is not None
+    try:
+        return importlib.util.find_spec(PEERS[name]) is not None
+    except ImportError:  # e.g. a broken install, or an import hook that refuses it
+        return False
 
 
 def _anchors(value: str):

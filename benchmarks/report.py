@@ -147,9 +147,9 @@ def _ratio(value: float, result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _size(n: int) -> str:
-    """``1e5`` for 100000, else the number."""
+    """``1e5`` for 100000 (powers of ten from 1000), else the number."""
     e = round(math.log10(n)) if n > 0 else 0
-    return f"1e{e}" if 10**e == n else str(n)
+    return f"1e{e}" if 10**e == n and e >= 3 else str(n)
 
 
 def _scaling_pairs(rows: list[dict[str, Any]]) -> dict[str, tuple[dict, dict]]:
@@ -221,6 +221,9 @@ def machine_info(device: str, threads: int) -> dict[str, Any]:
         "load_average": list(os.getloadavg()),
         "device": device,
         "gpu": torch.cuda.get_device_name(device) if device.startswith("cuda") else None,
+        "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32
+        if device.startswith("cuda")
+        else None,
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,

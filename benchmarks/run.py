@@ -44,7 +44,7 @@ from .report import compute_ratios, machine_info, ratio_lines, write_record
 from .tables import markdown
 from .workloads import draw_qm9_sample, random_qm9_like_sample, save_qm9_sample
 
-__all__ = ["main", "parse_args", "run"]
+__all__ = ["main", "parse_args", "print_summary", "run"]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Environment of the measurement subprocesses per ``--allocator``. "retain": glibc malloc never
@@ -298,14 +298,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     record["ratios"] = compute_ratios(record)
     record["machine"]["load_average_end"] = list(__import__("os").getloadavg())
     record["wall_s"] = time.perf_counter() - started
-    path = write_record(record, args.results_dir)
+    record["path"] = str(write_record(record, args.results_dir))
+    print_summary(record)
+    return record
+
+
+def print_summary(record: dict[str, Any]) -> None:
+    """Print the tables, the ``RATIO`` lines and where the record is."""
     print()
     print(markdown(record))
     print()
     print("\n".join(ratio_lines(record["ratios"])))
-    print(f"\nrecord: {path} ({record['wall_s'] / 60:.1f} min)")
-    record["path"] = str(path)
-    return record
+    print(f"\nrecord: {record.get('path')} ({record['wall_s'] / 60:.1f} min)")
 
 
 def main(argv: list[str] | None = None) -> None:
