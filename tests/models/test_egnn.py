@@ -117,3 +117,25 @@ def test_repr_names_the_configuration():
     text = repr(EGNN(["homo"], hidden_channels=8, num_layers=2, vector_inputs=("vel",), attention=True))
     assert "EGNN(\n  targets=[homo:graph:1x0e], hidden_channels=8, num_layers=2" in text
     assert "vector_inputs=['vel']" in text and "attention=True" in text
+
+
+def test_compiled_training_step_matches_eager():
+    """Regression: inductor (torch 2.13, CPU) miscompiled the backward of the edge MLP's first
+    layer when the distance weight was read as a strided column (``weight[:, 2F]``) — a tiled
+    transpose with a wrong inner index that wrote past the gradient buffer (heap corruption on the
+    second training step). The distance term is now a ``linear`` of ``d²``; forward and gradients
+    of the compiled model must match eager."""
+    torch.manual_seed(0)
+    batch = random_molecules(num_graphs=8, seed=0, dtype=torch.float32)
+    model = EGNN(targets=["U0"], hidden_channels=16, num_layers=2)
+    compiled = torch.compile(model, backend="inductor")
+    grads = []
+    for module in (model, compiled):
+        model.zero_grad(set_to_none=False)
+        for _ in range(2):  # the corruption showed on the second step
+            out = module(batch)["U0"]
+            out.pow(2).mean().backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+    assert len(grads[0]) == len(grads[1]) > 0
+    for eager, comp in zip(*grads, strict=True):
+        torch.testing.assert_close(comp, eager, rtol=1e-4, atol=1e-5)

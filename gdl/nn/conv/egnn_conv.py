@@ -161,7 +161,8 @@ class EGNNConv(MessagePassing):
         z: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij), in two fused passes
-        pre = (a_i + b_j).addcmul_(d2, self.edge_lin1.weight[:, 2 * self.channels])  # [E, F]
+        w_d = self.edge_lin1.weight[:, 2 * self.channels : 2 * self.channels + 1]  # [F, 1]
+        pre = a_i + b_j + F.linear(d2, w_d)  # [E, F]
         if z is not None:
             pre = pre + z
         m = F.silu(self.edge_lin2(F.silu(pre)))  # phi_e, [E, F]
