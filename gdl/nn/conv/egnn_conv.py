@@ -161,6 +161,7 @@ class EGNNConv(MessagePassing):
         z: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij), in two fused passes
+        # w_d d^2 as a linear map: a strided weight column here was miscompiled by inductor (torch 2.13)
         w_d = self.edge_lin1.weight[:, 2 * self.channels : 2 * self.channels + 1]  # [F, 1]
         pre = a_i + b_j + F.linear(d2, w_d)  # [E, F]
         if z is not None:
