@@ -1,0 +1,118 @@
+"""Runs → one pandas row per (run, target): the long table every aggregate is computed from.
+
+Columns: the identity of the run (:data:`IDENTITY`: ``sweep``, ``dataset``, ``experiment``,
+``target``, ``model``, ``strategy``, ``variant``), ``train_size`` (the number of training graphs
+actually used, ``num_train``), ``seed``, ``unit``, ``metric`` (the run's first metric: the one
+the summary, learning curves and figures use), then numbers: ``test/<m>`` and ``baseline/<m>``
+for each metric ``<m>`` in native units, ``num_params``, ``time_per_epoch_s``,
+``throughput_graphs_per_s``, ``equivariance`` (float64 relative error of that target), ``symmetry/<key>``
+(numeric entries of the strategy's report), and ``symmetry`` (its text entries), ``run_dir``.
+
+``variant`` names the Hydra overrides that tell apart runs that would otherwise share model,
+strategy, training size and seed (``l_max=1``, ``data.field_strength=0.3``, ``combo=tfn_l1``): an
+override that only ever changes together with the model or the strategy is not a variant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from .runs import Run
+
+__all__ = ["IDENTITY", "NOT_VARIANTS", "runs_frame", "variant_keys"]
+
+#: Columns that identify what a run measured (its row in the tables, with ``train_size``).
+IDENTITY = ("sweep", "dataset", "experiment", "target", "model", "strategy", "variant")
+#: Override keys that are never variants: the seed and the training size have their own columns.
+NOT_VARIANTS = ("seed", "data.train_size")
+_NUMBERS = ("num_params", "time_per_epoch_s", "throughput_graphs_per_s")
+
+
+def _split(text: Any) -> list[str]:
+    return [x for x in str(text or "").split(",") if x]
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _setting(run: Run) -> tuple:
+    m = run.metrics or {}
+    return (run.sweep, m.get("dataset"), m.get("experiment"), m.get("model"), m.get("strategy"),
+            m.get("num_train"), m.get("seed"))
+
+
+def variant_keys(runs: Sequence[Run]) -> list[str]:
+    """The override keys needed to tell apart runs with the same sweep, dataset, experiment, model,
+    strategy, training size and seed (sorted)."""
+    groups: dict[tuple, list[dict[str, str]]] = defaultdict(list)
+    for run in runs:
+        groups[_setting(run)].append(run.override_dict)
+    keys: set[str] = set()
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        candidates = {k for o in members for k in o if k not in NOT_VARIANTS and not k.startswith("hydra.")}
+        keys |= {k for k in candidates if len({o.get(k) for o in members}) > 1}
+    return sorted(keys)
+
+
+def _variant(run: Run, keys: Sequence[str]) -> str:
+    o = run.override_dict
+    return ", ".join(f"{k}={o[k]}" for k in keys if k in o)
+
+
+def _symmetry(m: dict[str, Any]) -> tuple[dict[str, float], str]:
+    numbers, text = {}, []
+    for key, value in m.items():
+        if not key.startswith("symmetry/") or key == "symmetry/strategy":
+            continue
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers[key] = float(value)
+        elif value is not None:
+            text.append(f"{key.removeprefix('symmetry/')}={value}")
+    return numbers, ", ".join(text)
+
+
+def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per (usable run, target); see the module docstring for the columns."""
+    keys = variant_keys(runs)
+    rows = []
+    for run in runs:
+        m = run.metrics or {}
+        numbers, text = _symmetry(m)
+        for target in _split(m.get("targets")):
+            row: dict[str, Any] = {
+                "sweep": run.sweep,
+                "dataset": m.get("dataset"),
+                "experiment": m.get("experiment") or "",
+                "target": target,
+                "model": m.get("model"),
+                "strategy": m.get("strategy"),
+                "variant": _variant(run, keys),
+                "train_size": int(m["num_train"]),
+                "seed": m.get("seed"),
+                "unit": m.get(f"unit/{target}") or "",
+                "metric": _split(m.get("metrics"))[0],
+            }
+            for metric in _split(m.get("metrics")):
+                row[f"test/{metric}"] = _number(m.get(f"test/{target}/{metric}"))
+                row[f"baseline/{metric}"] = _number(m.get(f"baseline/{target}/{metric}"))
+            for key in _NUMBERS:
+                row[key] = _number(m.get(key))
+            row["equivariance"] = _number(m.get(f"equivariance/float64/{target}"))
+            row.update(numbers)
+            row["symmetry"] = text
+            row["run_dir"] = str(run.path)
+            rows.append(row)
+    return pd.DataFrame(rows)
