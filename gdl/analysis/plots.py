@@ -18,15 +18,22 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 __all__ = ["plot_accuracy_vs_equivariance", "plot_accuracy_vs_parameters", "plot_learning_curves"]
 
 #: Equivariance errors are drawn no lower than this (relative errors of exact models in float64).
 EQUIVARIANCE_FLOOR = 1e-16
+_COLORS = colormaps["tab20"]
 _PANEL = ("sweep", "dataset", "target")
 _LINE = ("model", "strategy", "variant")
 _MARKERS = "osD^v<>pPX*h"
+
+
+def _style(i: int) -> dict:
+    """A distinct colour (tab20) and marker for line ``i``."""
+    return {"color": _COLORS(i % 20), "marker": _MARKERS[i % len(_MARKERS)]}
 
 
 def _label(key: tuple) -> str:
@@ -41,7 +48,7 @@ def _panels(table: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
 def _figure(n: int) -> tuple[Figure, list]:
     cols = min(n, 2)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(7.0 * cols, 4.8 * rows), layout="constrained")
+    fig = Figure(figsize=(9.5 * cols, 4.8 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -91,15 +98,14 @@ def plot_learning_curves(table: pd.DataFrame, fits: pd.DataFrame | None = None) 
                 ]
                 if not match.empty:
                     label += f": slope {match['slope'].iloc[0]:.2f}"
-            ax.errorbar(line["train_size"], mean, yerr=std, marker=_MARKERS[i % len(_MARKERS)],
-                        capsize=3, label=label)
+            ax.errorbar(line["train_size"], mean, yerr=std, capsize=3, label=label, **_style(i))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training set size")
         ax.set_ylabel(ylabel)
         ax.set_title(_title(pkey, many))
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -115,14 +121,13 @@ def _scatter(table: pd.DataFrame, x_column: str, xlabel: str, floor: float | Non
                 x = np.maximum(x, floor)
             y = line[f"test/{metric}:mean"].to_numpy(dtype=float)
             yerr = line[f"test/{metric}:std"].fillna(0.0).to_numpy(dtype=float)
-            ax.errorbar(x, y, yerr=yerr, linestyle="none", marker=_MARKERS[i % len(_MARKERS)],
-                        capsize=3, label=_label(key))
+            ax.errorbar(x, y, yerr=yerr, linestyle="none", capsize=3, label=_label(key), **_style(i))
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(_title(pkey, many))
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
