@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from gdl.analysis.runs import (
@@ -90,3 +93,9 @@ def test_parse_overrides():
         "z": "~",
         "flag": "",
     }
+
+
+def test_analysis_imports_neither_torch_nor_lightning_nor_hydra():
+    code = "import sys, gdl.analysis; print(*(m in sys.modules for m in ('torch', 'lightning', 'hydra')))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.split() == ["False", "False", "False"]
