@@ -2,11 +2,12 @@
 
 Columns: the identity of the run (:data:`IDENTITY`: ``sweep``, ``dataset``, ``experiment``,
 ``target``, ``model``, ``strategy``, ``variant``), ``train_size`` (the number of training graphs
-actually used, ``num_train``), ``seed``, ``unit``, ``metric`` (the run's first metric: the one
-the summary, learning curves and figures use), then numbers: ``test/<m>`` and ``baseline/<m>``
-for each metric ``<m>`` in native units, ``num_params``, ``time_per_epoch_s``,
-``throughput_graphs_per_s``, ``equivariance`` (float64 relative error of that target), ``symmetry/<key>``
-(numeric entries of the strategy's report), and ``symmetry`` (its text entries), ``run_dir``.
+actually used, ``num_train``), ``seed``, ``unit``, ``metric`` (the run's first error metric —
+``mae``, ``rmse`` or ``mse`` — else its first: the one the summary, learning curves and figures
+use), then numbers: ``test/<m>`` and ``baseline/<m>`` for each metric ``<m>`` in native units,
+``num_params``, ``time_per_epoch_s``, ``throughput_graphs_per_s``, ``equivariance`` (float64
+relative error of that target), ``symmetry/<key>`` (numeric entries of the strategy's report), and
+``symmetry`` (its text entries), ``run_dir``.
 
 ``variant`` names the Hydra overrides that tell apart runs that would otherwise share model,
 strategy, training size and seed (``l_max=1``, ``data.field_strength=0.3``, ``combo=tfn_l1``): an
@@ -24,17 +25,25 @@ import pandas as pd
 
 from .runs import Run
 
-__all__ = ["IDENTITY", "NOT_VARIANTS", "runs_frame", "variant_keys"]
+__all__ = ["ERROR_METRICS", "IDENTITY", "NOT_VARIANTS", "primary_metric", "runs_frame", "variant_keys"]
 
 #: Columns that identify what a run measured (its row in the tables, with ``train_size``).
 IDENTITY = ("sweep", "dataset", "experiment", "target", "model", "strategy", "variant")
 #: Override keys that are never variants: the seed and the training size have their own columns.
 NOT_VARIANTS = ("seed", "data.train_size")
+#: Metrics where lower is better and a power law in the training size makes sense.
+ERROR_METRICS = ("mae", "rmse", "mse")
 _NUMBERS = ("num_params", "time_per_epoch_s", "throughput_graphs_per_s")
 
 
 def _split(text: Any) -> list[str]:
     return [x for x in str(text or "").split(",") if x]
+
+
+def primary_metric(metrics: Sequence[str]) -> str:
+    """The metric of the summary, learning curves and figures: the first error metric of the run
+    (:data:`ERROR_METRICS`), else its first metric (``r2``)."""
+    return next((m for m in metrics if m in ERROR_METRICS), metrics[0])
 
 
 def _number(value: Any) -> float:
@@ -103,7 +112,7 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
                 "train_size": int(m["num_train"]),
                 "seed": m.get("seed"),
                 "unit": m.get(f"unit/{target}") or "",
-                "metric": _split(m.get("metrics"))[0],
+                "metric": primary_metric(_split(m.get("metrics"))),
             }
             for metric in _split(m.get("metrics")):
                 row[f"test/{metric}"] = _number(m.get(f"test/{target}/{metric}"))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .frame import IDENTITY
+from .frame import ERROR_METRICS, IDENTITY
 
 __all__ = ["PowerLawFit", "fit_power_law", "learning_curves"]
 
@@ -107,11 +107,14 @@ def learning_curves(
     """One :class:`PowerLawFit` per (sweep, dataset, experiment, target, model, strategy, variant)
     of the run table ``frame`` (:func:`gdl.analysis.frame.runs_frame`) that has at least two
     training sizes, on the column ``test/<metric>`` (``None``: each group's own ``metric`` column,
-    the runs' first metric). Columns: the identity, ``metric``, then the fit's fields. Runs with a
+    the runs' first error metric; groups whose metric is not an error metric, such as ``r2``, are
+    skipped). Columns: the identity, ``metric``, then the fit's fields. Runs with a
     missing or non-positive error are left out of the fit."""
     rows = []
     for key, part in frame.groupby(list(IDENTITY), sort=True, dropna=False):
         name = metric if metric is not None else str(part["metric"].iloc[0])
+        if name not in ERROR_METRICS:
+            continue  # r2 does not follow a power law in n (and may be negative)
         column = f"test/{name}"
         if column not in part.columns:
             raise ValueError(

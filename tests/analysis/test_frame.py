@@ -28,7 +28,7 @@ def test_one_row_per_run_and_target(tmp_path):
     frame = runs_frame(load_runs([tmp_path]).runs)
     assert list(frame["target"]) == ["omega_m", "sigma_8"]
     assert list(frame["test/r2"]) == [0.9, 0.8] and list(frame["test/mae"]) == [0.01, 0.02]
-    assert list(frame["metric"]) == ["r2", "r2"]
+    assert list(frame["metric"]) == ["mae", "mae"]  # the first error metric, not r2
     assert frame["equivariance"].iloc[0] == 1e-14 and math.isnan(frame["equivariance"].iloc[1])
     assert list(frame["symmetry/num_frames"]) == [8.0, 8.0] and frame["symmetry"].iloc[0] == "group=O3"
     assert frame["variant"].iloc[0] == "" and frame["train_size"].iloc[0] == 100

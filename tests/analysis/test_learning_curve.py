@@ -65,3 +65,10 @@ def test_learning_curves_from_run_directories(tmp_path):
     assert np.allclose(curves["slope"], -0.5, atol=0.01)
     assert (curves["ci_low"] < -0.5).all() and (curves["ci_high"] > -0.5).all()
     assert list(curves["num_points"]) == [9, 9]
+
+
+def test_r2_alone_gets_no_learning_curve(tmp_path):
+    for job, n in enumerate((100, 1000)):
+        record = metrics(n=n, metrics="r2", **{"test/homo/r2": 0.5 + job / 10})
+        write_run(tmp_path, job, record)
+    assert learning_curves(runs_frame(load_runs([tmp_path]).runs)).empty
