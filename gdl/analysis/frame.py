@@ -11,7 +11,8 @@ relative error of that target), ``symmetry/<key>`` (numeric entries of the strat
 
 ``variant`` names the Hydra overrides that tell apart runs that would otherwise share model,
 strategy, training size and seed (``l_max=1``, ``data.field_strength=0.3``, ``combo=tfn_l1``): an
-override that only ever changes together with the model or the strategy is not a variant.
+override that only ever changes together with the model or the strategy is not a variant, and a
+(model, strategy) without such siblings has none (``egnn``/``exact`` next to ``tfn_l0``/``tfn_l1``).
 """
 
 from __future__ import annotations
@@ -61,19 +62,26 @@ def _setting(run: Run) -> tuple:
             m.get("num_train"), m.get("seed"))
 
 
-def variant_keys(runs: Sequence[Run]) -> list[str]:
-    """The override keys needed to tell apart runs with the same sweep, dataset, experiment, model,
-    strategy, training size and seed (sorted)."""
+def _family_keys(runs: Sequence[Run]) -> dict[tuple, list[str]]:
+    """For each (sweep, dataset, experiment, model, strategy): the override keys that tell apart
+    two of its runs with the same training size and seed."""
     groups: dict[tuple, list[dict[str, str]]] = defaultdict(list)
     for run in runs:
         groups[_setting(run)].append(run.override_dict)
-    keys: set[str] = set()
-    for members in groups.values():
+    keys: dict[tuple, set[str]] = defaultdict(set)
+    for setting, members in groups.items():
         if len(members) < 2:
             continue
         candidates = {k for o in members for k in o if k not in NOT_VARIANTS and not k.startswith("hydra.")}
-        keys |= {k for k in candidates if len({o.get(k) for o in members}) > 1}
-    return sorted(keys)
+        keys[setting[:5]] |= {k for k in candidates if len({o.get(k) for o in members}) > 1}
+    return {family: sorted(k) for family, k in keys.items()}
+
+
+def variant_keys(runs: Sequence[Run]) -> list[str]:
+    """The override keys needed somewhere to tell apart runs with the same sweep, dataset,
+    experiment, model, strategy, training size and seed (sorted). A run's ``variant`` uses the keys
+    needed within its own (sweep, dataset, experiment, model, strategy) only."""
+    return sorted({k for keys in _family_keys(runs).values() for k in keys})
 
 
 def _variant(run: Run, keys: Sequence[str]) -> str:
@@ -95,7 +103,7 @@ def _symmetry(m: dict[str, Any]) -> tuple[dict[str, float], str]:
 
 def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
     """One row per (usable run, target); see the module docstring for the columns."""
-    keys = variant_keys(runs)
+    family_keys = _family_keys(runs)
     rows = []
     for run in runs:
         m = run.metrics or {}
@@ -108,7 +116,7 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
                 "target": target,
                 "model": m.get("model"),
                 "strategy": m.get("strategy"),
-                "variant": _variant(run, keys),
+                "variant": _variant(run, family_keys.get(_setting(run)[:5], ())),
                 "train_size": int(m["num_train"]),
                 "seed": m.get("seed"),
                 "unit": m.get(f"unit/{target}") or "",

@@ -48,3 +48,16 @@ def test_variants_are_the_overrides_that_tell_runs_apart(tmp_path):
     assert variant_keys(runs) == ["l_max"]
     frame = runs_frame(runs)
     assert list(frame["variant"]) == ["l_max=0", "l_max=1", "", "l_max=0"]
+
+
+def test_only_models_with_siblings_get_a_variant(tmp_path):
+    """A sweep over combos: tfn_l0 and tfn_l1 share model and strategy, egnn_exact does not."""
+    job = 0
+    for combo, model in (("egnn_exact", "egnn"), ("tfn_l0", "tfn"), ("tfn_l1", "tfn")):
+        for n in (100, 1000):
+            write_run(tmp_path, job, metrics(model=model, n=n), [f"combo={combo}", f"data.train_size={n}"])
+            job += 1
+    # one tfn_l1 run is missing at n=1000: its other run keeps its variant
+    (tmp_path / "5" / "metrics.json").unlink()
+    frame = runs_frame(load_runs([tmp_path]).runs)
+    assert list(frame["variant"]) == ["", "", "combo=tfn_l0", "combo=tfn_l0", "combo=tfn_l1"]
