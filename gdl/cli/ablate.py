@@ -1,11 +1,64 @@
-"""``gdl-ablate``: placeholder until the ablation issue lands."""
+"""``gdl-ablate``: run directories of ``gdl-train`` sweeps → the ablation table and figures.
 
+::
+
+    gdl-train -m ablation=smoke                      # a sweep (conf/ablation/smoke.yaml)
+    gdl-ablate logs/ablation_smoke/multiruns/<time>  # prints the table, writes <sweep>/ablation/
+    gdl-ablate sweepA sweepB --out results/          # several sweeps, aggregated separately
+    gdl-ablate sweepA sweepB --merge-sweeps          # ... or pooled
+
+Prints the summary in Markdown (one row per dataset, target, model, strategy and variant at its
+largest training size, with the learning-curve slope), the notes (mixed sweeps, runs left out with
+the reason) and the files written (:mod:`gdl.analysis.report`). Exit status 0 on success, 2 when no
+usable run was found or a path is wrong (nothing is written then).
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from pathlib import Path
+
+__all__ = ["main", "parser"]
 
 
-def main() -> int:
-    print("gdl-ablate: not yet available (the ablation issue has not landed).", file=sys.stderr)
-    return 2
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gdl-ablate",
+        description="Tables (Markdown, CSV, LaTeX) and figures (PNG) from gdl-train run directories.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="RUN_DIR",
+                   help="run directories or sweep directories (searched recursively for metrics.json)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: <RUN_DIR>/ablation for one path, ./ablation for several)")
+    p.add_argument("--merge-sweeps", action="store_true",
+                   help="pool runs of different sweeps instead of aggregating each sweep separately")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit status."""
+    args = parser().parse_args(argv)
+    from ..analysis import NoFinishedRunsError, NoRunsError, analyse, write_report
+
+    out = args.out if args.out is not None else (
+        args.paths[0] / "ablation" if len(args.paths) == 1 else Path("ablation")
+    )
+    try:
+        report = analyse(args.paths, merge_sweeps=args.merge_sweeps)
+    except (NoRunsError, NoFinishedRunsError, FileNotFoundError, NotADirectoryError) as e:
+        print(f"gdl-ablate: {e}", file=sys.stderr)
+        return 2
+    n_runs, n_bad = len(report.runs.runs), len(report.runs.problems)
+    print(f"gdl-ablate: {n_runs} finished run(s), {n_bad} left out, {len(report.runs.sweeps)} sweep(s)\n")
+    print(report.markdown())
+    for note in report.notes:
+        print(f"\nnote: {note}")
+    for run in report.runs.problems:
+        print(f"  left out: {run.path}: {run.problem}")
+    written = write_report(report, out)
+    print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
+    return 0
 
 
 if __name__ == "__main__":

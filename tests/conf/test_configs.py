@@ -163,9 +163,30 @@ def test_launchers(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", options("ablation"))
-def test_ablation_presets(name, tmp_path):  # pragma: no cover - the presets come with issue 10
+def test_ablation_presets(name, tmp_path):
     cfg = compose([f"ablation={name}"], run_dir=tmp_path)
     assert cfg.hydra.sweeper.params, f"ablation/{name}.yaml sets no hydra.sweeper.params"
+    # every swept combo exists, and composes with the preset
+    combos = str(cfg.hydra.sweeper.params.get("combo", "")).split(",")
+    for combo in filter(None, combos):
+        assert combo in options("combo"), f"ablation/{name}.yaml sweeps combo={combo}, which does not exist"
+    if combos[0]:
+        assert compose([f"ablation={name}", f"combo={combos[-1]}"], run_dir=tmp_path).model._target_
+
+
+@pytest.mark.parametrize("name", options("combo"))
+def test_combos_are_compatible_pairs(name, tmp_path):
+    """Each combo selects a model and a symmetry strategy that can wrap it (so a sweep over combos
+    never stops on an incompatible pair), named <model>_<symmetry> or <model>_<variant>. (tfn_l0 cannot
+    take N-body's vector inputs: TFN refuses l_max=0 with vector_inputs.)"""
+    cfg = compose(["experiment=qm9_homo", f"combo={name}"], run_dir=tmp_path)
+    choices = dict(OmegaConf.to_container(cfg.hydra.runtime.choices))
+    assert name.startswith(choices["model"] + "_")
+    model = instantiate(cfg.model, _convert_="all")
+    wrapped = instantiate(cfg.symmetry)(model)
+    assert isinstance(wrapped, GDLModel)
+    if name.startswith("tfn_l"):
+        assert cfg.l_max == int(name.removeprefix("tfn_l"))
 
 
 def test_an_ablation_preset_sets_the_sweep(tmp_path):
