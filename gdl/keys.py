@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 from e3nn import o3
@@ -143,7 +143,10 @@ FIELDS: dict[str, FieldInfo] = dict(
         _f(BIAS, "[1, 1]", "graph", "0e", "linear galaxy bias b of a cloud"),
         _f(EFIELD, "[N, 3]", "node", "1o", "external field on the charges (N-body), ε ẑ at each particle"),
     ]
-    + [_f(name, "[1, 1]", "graph", "0e", f"QM9 target {name} (column {i} of y)") for i, name in enumerate(QM9_TARGETS)]
+    + [
+        _f(name, "[1, 1]", "graph", "0e", f"QM9 target {name} (column {i} of y)")
+        for i, name in enumerate(QM9_TARGETS)
+    ]
 )
 
 
@@ -195,7 +198,7 @@ class Target:
         return f"{self.name}:{self.level}:{self.irreps}"
 
 
-TargetLike = Union[Target, str, Mapping]
+TargetLike = Target | str | Mapping
 
 
 def as_target(spec: TargetLike) -> Target:
@@ -215,10 +218,10 @@ def as_target(spec: TargetLike) -> Target:
             return Target(name, irreps, level)  # type: ignore[arg-type]
         info = FIELDS.get(spec)
         if info is None or info.irreps is None or info.level == "edge":
+            typed = sorted(k for k, v in FIELDS.items() if v.irreps is not None and v.level != "edge")
             raise ValueError(
                 f"cannot infer the type of target {spec!r}: give Target(name, irreps, level) or "
-                f"'name:level:irreps'; registered typed fields: "
-                f"{', '.join(sorted(k for k, v in FIELDS.items() if v.irreps is not None and v.level != 'edge'))}"
+                f"'name:level:irreps'; registered typed fields: {', '.join(typed)}"
             )
         return Target(spec, info.irreps, info.level)  # type: ignore[arg-type]
     raise TypeError(f"cannot make a Target from {type(spec).__name__}: {spec!r}")
@@ -254,7 +257,9 @@ _COB_2E = (
 )
 
 
-def change_of_basis_2e(dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+def change_of_basis_2e(
+    dtype: torch.dtype | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
     """The ``[5, 3, 3]`` orthonormal basis mapping e3nn ``2e`` components to traceless symmetric matrices."""
     return torch.tensor(_COB_2E, dtype=dtype or torch.get_default_dtype(), device=device)
 
@@ -275,9 +280,10 @@ def from_2e(v: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = [
-    "BATCH", "BIAS", "BOX", "CHARGES", "DIPOLE_VEC", "DISPLACEMENT", "EDGE_ATTR", "EDGE_INDEX", "EDGE_VEC", "EFIELD",
-    "FIELDS", "IDX", "LEVELS", "NON_IRREPS_REPS", "OMEGA_M", "POLARIZABILITY", "POS", "POS_TARGET", "PTR", "QM9_TARGETS",
-    "QUADRUPOLE", "SHAPE", "SIGMA_8", "SMILES", "VEC", "VEL", "VELOCITY", "X", "Y", "Z",
+    "BATCH", "BIAS", "BOX", "CHARGES", "DIPOLE_VEC", "DISPLACEMENT", "EDGE_ATTR", "EDGE_INDEX",
+    "EDGE_VEC", "EFIELD", "FIELDS", "IDX", "LEVELS", "NON_IRREPS_REPS", "OMEGA_M", "POLARIZABILITY",
+    "POS", "POS_TARGET", "PTR", "QM9_TARGETS", "QUADRUPOLE", "SHAPE", "SIGMA_8", "SMILES", "VEC",
+    "VEL", "VELOCITY", "X", "Y", "Z",
     "FieldInfo", "Target", "TargetLike", "as_target", "as_targets", "cartesian_to_2e",
     "change_of_basis_2e", "field", "from_2e",
 ]  # fmt: skip

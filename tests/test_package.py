@@ -10,8 +10,12 @@ def test_version():
 
 def test_import_is_light():
     # importing gdl alone must not pull in heavy optional machinery (Hydra, Lightning)
-    code = "import sys, gdl, gdl.groups, gdl.testing; print('hydra' in sys.modules, 'lightning' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys, gdl, gdl.groups, gdl.testing; print('hydra' in sys.modules, 'lightning' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["False", "False"]
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import torch
 from e3nn import o3
@@ -87,7 +87,7 @@ class FieldType:
         return f"{self.level}:{self.rep}"
 
 
-FieldTypeLike = Union[FieldType, Target, FieldInfo, str, o3.Irreps, tuple]
+FieldTypeLike = FieldType | Target | FieldInfo | str | o3.Irreps | tuple
 
 
 def node(rep: Any) -> FieldType:
@@ -160,7 +160,9 @@ def act(value: torch.Tensor, ftype: FieldType, g: GroupElement, name: str = "<te
     if isinstance(rep, str):
         if rep == "pos":
             if value.shape[-1] != 3:
-                raise ValueError(f"position field {name!r} must have last dimension 3, got shape {tuple(value.shape)}")
+                raise ValueError(
+                    f"position field {name!r} must have last dimension 3, got shape {tuple(value.shape)}"
+                )
             R = g.R.to(dtype=value.dtype, device=value.device)
             out = value @ R.T
             if g.t is not None:
@@ -174,7 +176,9 @@ def act(value: torch.Tensor, ftype: FieldType, g: GroupElement, name: str = "<te
     return value @ D.T
 
 
-def _permute(value: torch.Tensor, ftype: FieldType, g: GroupElement, inv: torch.Tensor | None, name: str) -> torch.Tensor:
+def _permute(
+    value: torch.Tensor, ftype: FieldType, g: GroupElement, inv: torch.Tensor | None, name: str
+) -> torch.Tensor:
     if g.perm is None:
         return value
     if ftype.rep == "edge_index":
@@ -189,7 +193,9 @@ def _permute(value: torch.Tensor, ftype: FieldType, g: GroupElement, inv: torch.
     return value
 
 
-def permute_within_graphs(batch: torch.Tensor | None, num_nodes: int, generator: torch.Generator) -> torch.Tensor:
+def permute_within_graphs(
+    batch: torch.Tensor | None, num_nodes: int, generator: torch.Generator
+) -> torch.Tensor:
     """A random node permutation that keeps every node inside its graph (and ``batch`` sorted)."""
     key = torch.rand(num_nodes, generator=generator, dtype=torch.float64)
     if batch is not None:
@@ -197,7 +203,9 @@ def permute_within_graphs(batch: torch.Tensor | None, num_nodes: int, generator:
     return torch.argsort(key)
 
 
-def resolve_data_types(data: Any, overrides: Mapping[str, FieldTypeLike] | None = None) -> dict[str, FieldType]:
+def resolve_data_types(
+    data: Any, overrides: Mapping[str, FieldTypeLike] | None = None
+) -> dict[str, FieldType]:
     """The type of every tensor field of a PyG ``Data``/``Batch``: ``overrides`` first, then the
     registry :data:`gdl.keys.FIELDS`, then PyG's own guess (node, edge or graph attribute) as an
     invariant. Declared fields that the data lacks raise a ``KeyError`` naming them."""
@@ -205,7 +213,9 @@ def resolve_data_types(data: Any, overrides: Mapping[str, FieldTypeLike] | None 
     keys = [k for k in data.keys() if isinstance(data[k], torch.Tensor)]
     missing = [k for k in overrides if k not in keys]
     if missing:
-        raise KeyError(f"declared input field(s) {missing} missing from the data; fields present: {sorted(keys)}")
+        raise KeyError(
+            f"declared input field(s) {missing} missing from the data; fields present: {sorted(keys)}"
+        )
     types: dict[str, FieldType] = {}
     for k in keys:
         if k in overrides:

@@ -41,7 +41,9 @@ __all__ = [
 ]
 
 
-def as_generator(seed: int | torch.Generator | None, device: torch.device | str | None = None) -> torch.Generator:
+def as_generator(
+    seed: int | torch.Generator | None, device: torch.device | str | None = None
+) -> torch.Generator:
     """A ``torch.Generator`` from a seed, an existing generator (returned as is) or ``None`` (a fresh
     generator seeded from torch's global RNG, so ``torch.manual_seed`` still controls it)."""
     if isinstance(seed, torch.Generator):
@@ -195,7 +197,7 @@ def haar_o3(
 def is_orthogonal(R: torch.Tensor, atol: float = 1e-5) -> torch.Tensor:
     """Whether each ``[..., 3, 3]`` matrix satisfies ``RᵀR = I`` within ``atol``."""
     eye = torch.eye(3, dtype=R.dtype, device=R.device)
-    return ((R.transpose(-1, -2) @ R - eye).abs().amax(dim=(-1, -2)) <= atol)
+    return (R.transpose(-1, -2) @ R - eye).abs().amax(dim=(-1, -2)) <= atol
 
 
 def is_rotation(R: torch.Tensor, atol: float = 1e-5) -> torch.Tensor:
@@ -203,7 +205,9 @@ def is_rotation(R: torch.Tensor, atol: float = 1e-5) -> torch.Tensor:
     return is_orthogonal(R, atol) & ((torch.linalg.det(R) - 1).abs() <= atol)
 
 
-def check_rotations(R: torch.Tensor, name: str = "rotations", atol: float = 1e-5, proper: bool = True) -> torch.Tensor:
+def check_rotations(
+    R: torch.Tensor, name: str = "rotations", atol: float = 1e-5, proper: bool = True
+) -> torch.Tensor:
     """Validate a stack of rotation matrices ``[A, 3, 3]`` and return it; raise a clear error otherwise.
 
     Args:
@@ -226,7 +230,8 @@ def check_rotations(R: torch.Tensor, name: str = "rotations", atol: float = 1e-5
         det = torch.linalg.det(R[bad]).tolist()
         what = "rotation matrices (orthogonal with det = +1)" if proper else "orthogonal matrices"
         raise ValueError(
-            f"{name} must be {what} within atol={atol}; entries {bad} are not (det = {[round(d, 6) for d in det]})"
+            f"{name} must be {what} within atol={atol}; entries {bad} are not "
+            f"(det = {[round(d, 6) for d in det]})"
         )
     return R
 

@@ -37,7 +37,8 @@ def check_batch(data: Any, model_name: str = "model", require: Iterable[str] = (
     for k in require:
         if k not in keys or data[k] is None:
             hint = (
-                " Build a graph in the data pipeline, e.g. gdl.data.transforms.RadiusGraph(r) or FullyConnected()."
+                " Build a graph in the data pipeline, e.g. gdl.data.transforms.RadiusGraph(r) or "
+                "FullyConnected()."
                 if k == "edge_index"
                 else ""
             )
@@ -82,7 +83,9 @@ class GDLModel(nn.Module):
     def target_names(self) -> list[str]:
         return [t.name for t in self.targets]
 
-    def check_targets(self, supported: Iterable[str | o3.Irrep], levels: Iterable[str] = ("graph", "node")) -> None:
+    def check_targets(
+        self, supported: Iterable[str | o3.Irrep], levels: Iterable[str] = ("graph", "node")
+    ) -> None:
         """Raise if a target needs an irrep or level outside ``supported``/``levels``."""
         supported_set = {o3.Irrep(s) for s in supported}
         levels = tuple(levels)
@@ -92,7 +95,8 @@ class GDLModel(nn.Module):
                 what = f"irreps {bad}" if bad else f"level {t.level!r}"
                 raise ValueError(
                     f"{type(self).__name__} cannot produce target {t.name!r} ({t.level} {t.irreps}): "
-                    f"its readout gives {sorted(str(s) for s in supported_set)} at levels {list(levels)}, not {what}"
+                    f"its readout gives {sorted(str(s) for s in supported_set)} at levels {list(levels)}, "
+                    f"not {what}"
                 )
 
     def validate(self, data: Any) -> None:

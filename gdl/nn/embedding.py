@@ -30,11 +30,16 @@ class NodeEmbedding(nn.Module):
     def __init__(self, out_channels: int, num_types: int = 10, in_channels: int = 0):
         super().__init__()
         if out_channels < 1 or num_types < 0 or in_channels < 0:
-            raise ValueError(f"invalid sizes: out_channels={out_channels}, num_types={num_types}, in_channels={in_channels}")
+            raise ValueError(
+                f"invalid sizes: out_channels={out_channels}, num_types={num_types}, "
+                f"in_channels={in_channels}"
+            )
         self.out_channels, self.num_types, self.in_channels = out_channels, num_types, in_channels
         self.type_embedding = nn.Embedding(num_types, out_channels) if num_types > 0 else None
         self.feature_linear = nn.Linear(in_channels, out_channels) if in_channels > 0 else None
-        self.constant = nn.Parameter(torch.empty(out_channels)) if num_types == 0 and in_channels == 0 else None
+        self.constant = (
+            nn.Parameter(torch.empty(out_channels)) if num_types == 0 and in_channels == 0 else None
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -45,15 +50,25 @@ class NodeEmbedding(nn.Module):
         if self.constant is not None:
             nn.init.normal_(self.constant)
 
-    def forward(self, num_nodes: int, z: torch.Tensor | None = None, x: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, num_nodes: int, z: torch.Tensor | None = None, x: torch.Tensor | None = None
+    ) -> torch.Tensor:
         h = None
         if self.type_embedding is not None:
             if z is None:
                 raise ValueError(f"{self} needs atom types `z` [N] (or set num_types=0)")
             if z.dim() != 1 or z.shape[0] != num_nodes or z.is_floating_point():
-                raise ValueError(f"z must be an integer tensor of shape [{num_nodes}], got {tuple(z.shape)} {z.dtype}")
-            if not torch.compiler.is_compiling() and z.numel() and (int(z.min()) < 0 or int(z.max()) >= self.num_types):
-                raise ValueError(f"z has values in [{int(z.min())}, {int(z.max())}], outside [0, {self.num_types})")
+                raise ValueError(
+                    f"z must be an integer tensor of shape [{num_nodes}], got {tuple(z.shape)} {z.dtype}"
+                )
+            if (
+                not torch.compiler.is_compiling()
+                and z.numel()
+                and (int(z.min()) < 0 or int(z.max()) >= self.num_types)
+            ):
+                raise ValueError(
+                    f"z has values in [{int(z.min())}, {int(z.max())}], outside [0, {self.num_types})"
+                )
             h = self.type_embedding(z)
         if self.feature_linear is not None:
             if x is None:

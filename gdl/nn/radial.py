@@ -47,7 +47,9 @@ class GaussianBasis(nn.Module):
         return torch.exp(-self.gamma * (d.unsqueeze(-1) - self.centers.to(d.dtype)) ** 2)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, start={self.start})"
+        return (
+            f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, start={self.start})"
+        )
 
 
 class BesselBasis(nn.Module):
@@ -83,7 +85,8 @@ class BesselBasis(nn.Module):
         return self.prefactor * w * torch.sinc(d.unsqueeze(-1) * w / math.pi)
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, trainable={self.trainable})"
+        name = self.__class__.__name__
+        return f"{name}(num_basis={self.num_basis}, cutoff={self.cutoff}, trainable={self.trainable})"
 
 
 class CosineCutoff(nn.Module):

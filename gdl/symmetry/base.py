@@ -46,7 +46,8 @@ class SymmetryStrategy(GDLModel):
         if not isinstance(model, self.supported_models):
             supported = ", ".join(c.__name__ for c in self.supported_models)
             raise TypeError(
-                f"symmetry strategy {self.name!r} ({type(self).__name__}) cannot wrap {type(model).__name__}; "
+                f"symmetry strategy {self.name!r} ({type(self).__name__}) cannot wrap "
+                f"{type(model).__name__}; "
                 f"it supports: {supported}"
             )
         super().__init__(model.targets)
@@ -58,8 +59,11 @@ class SymmetryStrategy(GDLModel):
     def regularizer(self) -> torch.Tensor:
         """A scalar added to the training loss (zero unless the strategy carries a prior)."""
         p = next(self.parameters(), None)
-        return torch.zeros((), dtype=p.dtype if p is not None else torch.get_default_dtype(),
-                           device=p.device if p is not None else None)
+        return torch.zeros(
+            (),
+            dtype=p.dtype if p is not None else torch.get_default_dtype(),
+            device=p.device if p is not None else None,
+        )
 
     def symmetry_report(self) -> dict[str, Any]:
         """What the strategy learned or imposed, as ``{key: number or string}``."""

@@ -42,7 +42,6 @@ from torch import nn
 from ..dtype import default_dtype
 from ..groups.action import (
     FieldType,
-    FieldTypeLike,
     GroupElement,
     _permute,
     act,
@@ -169,7 +168,9 @@ class _Inputs:
             return out
         vals = dict(self.values)
         if g is not None:
-            vals = {k: _permute(act(v, self.types[k], g, k), self.types[k], g, inv, k) for k, v in vals.items()}
+            vals = {
+                k: _permute(act(v, self.types[k], g, k), self.types[k], g, inv, k) for k, v in vals.items()
+            }
         if self.kind == "tensor":
             return vals["input"]
         if self.kind == "dict":
@@ -205,7 +206,9 @@ def _named_outputs(out: Any) -> dict[str, torch.Tensor]:
     raise TypeError(f"cannot check outputs of type {type(out).__name__}")
 
 
-def _output_types(fn: Any, out: Any, named: dict[str, torch.Tensor], out_types: Any) -> tuple[dict[str, FieldType], bool]:
+def _output_types(
+    fn: Any, out: Any, named: dict[str, torch.Tensor], out_types: Any
+) -> tuple[dict[str, FieldType], bool]:
     """Returns the types and whether they were declared explicitly (then only those are compared)."""
     if out_types is not None:
         if isinstance(out, torch.Tensor) and not isinstance(out_types, Mapping):
@@ -238,7 +241,9 @@ def _relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
     a = a.detach().to(torch.float64)
     b = b.detach().to(torch.float64)
     if a.shape != b.shape:
-        raise ValueError(f"output shape changed under the transformation: {tuple(b.shape)} -> {tuple(a.shape)}")
+        raise ValueError(
+            f"output shape changed under the transformation: {tuple(b.shape)} -> {tuple(a.shape)}"
+        )
     den = max(float(a.norm()), float(b.norm()))
     if den == 0.0:
         return 0.0
@@ -253,7 +258,9 @@ def _sample_orthogonal(group: Any, n: int, gen: torch.Generator) -> dict[str, li
     if isinstance(group, str):
         name = group.upper().replace("(", "").replace(")", "")
         if name not in ("SO3", "O3"):
-            raise ValueError(f"group must be 'SO3', 'O3' or a tensor [G, 3, 3] of group elements, got {group!r}")
+            raise ValueError(
+                f"group must be 'SO3', 'O3' or a tensor [G, 3, 3] of group elements, got {group!r}"
+            )
         rot = list(haar(n, gen, dtype=torch.float64))
         out = {"rotation": rot}
         if name == "O3":
@@ -328,7 +335,9 @@ def equivariance_error(
         types, explicit = _output_types(fn, out, named, out_types)
         missing = [k for k in types if k not in named]
         if missing:
-            raise KeyError(f"declared output field(s) {missing} missing from the output; present: {sorted(named)}")
+            raise KeyError(
+                f"declared output field(s) {missing} missing from the output; present: {sorted(named)}"
+            )
         untyped = [k for k in named if k not in types]
         if untyped and not explicit:
             raise ValueError(f"output field(s) {untyped} have no declared type: pass out_types={{...}}")
@@ -385,8 +394,5 @@ def assert_equivariant(fn: Callable, inputs: Any, *, tol: float = 1e-10, **kwarg
     errors = equivariance_error(fn, inputs, **kwargs)
     bad = {k: v for k, v in errors.items() if not (v <= tol) or math.isnan(v)}
     if bad:
-        raise AssertionError(
-            f"equivariance error above tol={tol:.1e} for {sorted(bad)}:\n{errors}"
-        )
+        raise AssertionError(f"equivariance error above tol={tol:.1e} for {sorted(bad)}:\n{errors}")
     return errors
-

@@ -125,7 +125,9 @@ class ModelTestMixin:
             eager = model(batch)
             compiled = torch.compile(model, backend=self.compile_backend, dynamic=True)(batch)
         for t in self.targets:
-            torch.testing.assert_close(compiled[t.name], eager[t.name], atol=self.compile_tol, rtol=self.compile_tol)
+            torch.testing.assert_close(
+                compiled[t.name], eager[t.name], atol=self.compile_tol, rtol=self.compile_tol
+            )
 
     def test_repr(self) -> None:
         model = self.build()

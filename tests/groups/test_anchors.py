@@ -254,7 +254,10 @@ def test_fourier_weights_are_continuous_next_to_a_rank_deficient_group(irrep):
     # octahedral anchors do not resolve every degree-1/2 basis function: their design is rank
     # deficient, and a hard pseudo-inverse would amplify the 1e-6 singular values of a nearby design
     G = A.GroupAnchors.named("octahedral")(torch.float64, "cpu")
-    moved = groups.exp(1e-6 * torch.randn(24, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))) @ G
+    moved = (
+        groups.exp(1e-6 * torch.randn(24, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+        @ G
+    )
     w0, w1 = A.fourier_weights(G, irrep), A.fourier_weights(moved, irrep)
     assert (w1 - w0).abs().max() < 1e-6  # a hard pseudo-inverse gives O(1e3) here
     assert w1.abs().max() < 1.0

@@ -61,7 +61,9 @@ def test_subgroup_relations():
 
 
 def test_closure_rejects_infinite_groups():
-    irrational = groups.axis_angle_to_matrix(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), torch.tensor(1.0))
+    irrational = groups.axis_angle_to_matrix(
+        torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), torch.tensor(1.0)
+    )
     with pytest.raises(ValueError, match="not finite"):
         groups.closure([irrational], max_order=50)
 

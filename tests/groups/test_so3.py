@@ -72,15 +72,21 @@ def test_quaternion_round_trip_at_every_angle():
     q = groups.matrix_to_quaternion(R)
     assert (q[:, 0] >= 0).all()
     torch.testing.assert_close(groups.quaternion_to_matrix(q), R, atol=1e-12, rtol=0)
-    flip = groups.axis_angle_to_matrix(torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64), torch.tensor(math.pi))
-    torch.testing.assert_close(groups.quaternion_to_matrix(groups.matrix_to_quaternion(flip)), flip, atol=1e-12, rtol=0)
+    flip = groups.axis_angle_to_matrix(
+        torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64), torch.tensor(math.pi)
+    )
+    torch.testing.assert_close(
+        groups.quaternion_to_matrix(groups.matrix_to_quaternion(flip)), flip, atol=1e-12, rtol=0
+    )
 
 
 def test_geodesic_distance():
     R = groups.haar(10, generator=2, dtype=torch.float64)
     assert groups.geodesic_distance(R, R).max() < 1e-7
     Rz = groups.axis_angle_to_matrix(torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64), torch.tensor(0.7))
-    torch.testing.assert_close(groups.geodesic_distance(R, R @ Rz), torch.full((10,), 0.7, dtype=torch.float64))
+    torch.testing.assert_close(
+        groups.geodesic_distance(R, R @ Rz), torch.full((10,), 0.7, dtype=torch.float64)
+    )
 
 
 def test_check_rotations_errors():

@@ -23,7 +23,9 @@ def test_orbits():
     I = groups.icosahedral()
     generic = groups.orbit(I, torch.tensor([0.1, 0.3, 0.9]))
     assert generic.shape == (60, 3)
-    assert _same_set(groups.orbit(groups.cube_group(), torch.tensor([0.0, 0.0, 1.0])), groups.octahedron_vertices())
+    assert _same_set(
+        groups.orbit(groups.cube_group(), torch.tensor([0.0, 0.0, 1.0])), groups.octahedron_vertices()
+    )
 
 
 @pytest.mark.parametrize("n", [1, 12, 240])

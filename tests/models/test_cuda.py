@@ -1,6 +1,6 @@
-"""Every model on CUDA: same outputs as on CPU, equivariant in float64 (1e-9) and, with TF32 off, float32 (1e-3, e3nn's float32 tolerance),
-finite gradients. Skipped where no GPU is present (CI has none; run on a GPU machine with
-``pytest tests/models/test_cuda.py``)."""
+"""Every model on CUDA: same outputs as on CPU, equivariant in float64 (1e-9) and, with TF32 off,
+float32 (1e-3, e3nn's float32 tolerance), finite gradients. Skipped where no GPU is present (CI has
+none; run on a GPU machine with ``pytest tests/models/test_cuda.py``)."""
 
 import pytest
 import torch
@@ -20,7 +20,10 @@ MODELS = {
     "egnn": (lambda: EGNN(targets=ALL_TARGETS, **SMALL), "O3"),
     "invariant": (lambda: InvariantNet(targets=ALL_TARGETS, **SMALL), "O3"),
     "tfn": (lambda: TFN(targets=ALL_TARGETS, l_max=2, **SMALL), "O3"),
-    "se3_transformer": (lambda: SE3Transformer(targets=ALL_TARGETS, l_max=2, hidden_channels=8, num_layers=2), "O3"),
+    "se3_transformer": (
+        lambda: SE3Transformer(targets=ALL_TARGETS, l_max=2, hidden_channels=8, num_layers=2),
+        "O3",
+    ),
     "group_conv": (
         lambda: GroupConvNet(targets=ALL_TARGETS, anchors=GroupAnchors.named("octahedral"), **SMALL),
         octahedral(),

@@ -67,7 +67,10 @@ def test_quadrupole_in_2e_basis(batch):
 def test_dict_outputs_and_registry_types(batch):
     def f(data):
         w = data.z.to(data.pos.dtype)[:, None]
-        return {"dipole_vec": scatter(w * centred_positions(data), data.batch, 0), "omega_m": pair_distance_sum(data)}
+        return {
+            "dipole_vec": scatter(w * centred_positions(data), data.batch, 0),
+            "omega_m": pair_distance_sum(data),
+        }
 
     errors = assert_equivariant(f, batch, tol=1e-10)  # types from gdl.keys.FIELDS
     assert set(errors) == {"dipole_vec", "omega_m"}
@@ -82,11 +85,15 @@ def test_tensor_and_tuple_inputs():
         in_types=["pos", "1o"],
         out_types="1o",
     )
-    assert_equivariant(lambda pos: {"n": pos.norm(dim=-1, keepdim=True) * 0 + 1}, {"pos": x}, out_types={"n": "0e"})
+    assert_equivariant(
+        lambda pos: {"n": pos.norm(dim=-1, keepdim=True) * 0 + 1}, {"pos": x}, out_types={"n": "0e"}
+    )
 
 
 def test_finite_group(batch):
-    errors = assert_equivariant(pair_distance_sum, batch, out_types=graph("0e"), group=groups.cube_group(), n_samples=48)
+    errors = assert_equivariant(
+        pair_distance_sum, batch, out_types=graph("0e"), group=groups.cube_group(), n_samples=48
+    )
     assert {"rotation", "reflection"} <= set(errors.transforms)
 
 
@@ -139,7 +146,9 @@ def test_flags_2e_rotated_as_1o(batch):
     assert errors.by_transform("rotation")["output"] > 0.1
     # and 5 quadrupole components declared as 1o + 2x0e instead of 2e
     errors = equivariance_error(
-        lambda d: torch.einsum("kij,bij->bk", from_2e(torch.eye(5, dtype=torch.float64)), quadrupole_cartesian(d)),
+        lambda d: torch.einsum(
+            "kij,bij->bk", from_2e(torch.eye(5, dtype=torch.float64)), quadrupole_cartesian(d)
+        ),
         batch,
         out_types=graph("1o+2x0e"),
     )

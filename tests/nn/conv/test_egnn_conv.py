@@ -1,5 +1,10 @@
 import pytest
 import torch
+from torch.nn import functional as F
+
+from gdl.nn import EGNNConv
+from gdl.testing import default_dtype, equivariance_error
+
 from .scalar_conv_checks import (
     assert_bad_inputs_raise,
     assert_batch_matches_single,
@@ -10,10 +15,6 @@ from .scalar_conv_checks import (
     perturb,
     random_graph,
 )
-from torch.nn import functional as F
-
-from gdl.nn import EGNNConv
-from gdl.testing import default_dtype, equivariance_error
 
 C = 8
 

@@ -1,5 +1,11 @@
 import pytest
 import torch
+
+from gdl import groups
+from gdl.dtype import default_dtype
+from gdl.nn import GroupConv
+from gdl.testing.data import random_molecule
+
 from ._anchor_layers import (
     check_edge_vec,
     check_exact_permutation,
@@ -10,11 +16,6 @@ from ._anchor_layers import (
     relative,
     rotate_anchors,
 )
-
-from gdl import groups
-from gdl.dtype import default_dtype
-from gdl.nn import GroupConv
-from gdl.testing.data import random_molecule
 
 
 def make_layer(c_in: int = 4, c_out: int = 5) -> GroupConv:

@@ -2,6 +2,11 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
+
+from gdl.nn import BesselBasis, InvariantConv, PolynomialCutoff, RadialEmbedding
+from gdl.testing import default_dtype
+
 from .scalar_conv_checks import (
     assert_bad_inputs_raise,
     assert_batch_matches_single,
@@ -12,10 +17,6 @@ from .scalar_conv_checks import (
     perturb,
     random_graph,
 )
-from torch.nn import functional as F
-
-from gdl.nn import BesselBasis, InvariantConv, PolynomialCutoff, RadialEmbedding
-from gdl.testing import default_dtype
 
 C = 8
 

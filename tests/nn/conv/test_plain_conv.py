@@ -1,5 +1,10 @@
 import pytest
 import torch
+from torch.nn import functional as F
+
+from gdl.nn import PlainConv
+from gdl.testing import default_dtype
+
 from .scalar_conv_checks import (
     assert_bad_inputs_raise,
     assert_batch_matches_single,
@@ -9,10 +14,6 @@ from .scalar_conv_checks import (
     equivariance,
     random_graph,
 )
-from torch.nn import functional as F
-
-from gdl.nn import PlainConv
-from gdl.testing import default_dtype
 
 C = 8
 

@@ -1,5 +1,12 @@
 import pytest
 import torch
+
+from gdl import groups
+from gdl.dtype import default_dtype
+from gdl.groups import anchor_permutation
+from gdl.nn import SphereLiftingConv
+from gdl.testing.data import random_molecule
+
 from ._anchor_layers import (
     check_edge_vec,
     check_exact_permutation,
@@ -8,12 +15,6 @@ from ._anchor_layers import (
     check_translation_and_permutation,
     relative,
 )
-
-from gdl import groups
-from gdl.dtype import default_dtype
-from gdl.groups import anchor_permutation
-from gdl.nn import SphereLiftingConv
-from gdl.testing.data import random_molecule
 
 
 def make_layer(vector_channels: int = 0) -> SphereLiftingConv:
