@@ -168,14 +168,14 @@ class QM9(InMemoryDataset):
 
         python -m gdl.data.timing qm9 --root /tmp/qm9-timing --force-reload
 
-    measured on this project's 2-core development machine while four other jobs shared it (an
-    upper bound; to be re-measured on a quiet machine)::
+    measured on a quiet 2-core machine (AMD EPYC, 2026-11-23, commit dce8714)::
 
         QM9 at /tmp/qm9-timing: 130831 molecules; 2 cores, torch 2.13.0+cu130
-        first load, processing the CSV files: 18.4 s
-        reload: 1.78 s
+        first load, processing the CSV files: 6.6 s
+        reload: 0.55 s
 
-    (a later run with less load: 9.6 s and 0.93 s; peak memory while processing 1.7 GB).
+    (under the load of four other jobs the same command took 18.4 s and 1.78 s; peak memory while
+    processing 1.7 GB).
 
     Args:
         root: folder of the processed file. Default ``None`` (see above).
