@@ -173,10 +173,10 @@ def run_qm9(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: s
             "num_batches": plan.num_batches,
         }
         out = {**row, "spec": spec, "workload": workload}
-        if spec["kind"] == "peer" and not peer_available(spec["name"]):
-            out["result"] = _missing(spec["name"])
-        elif spec["kind"] == "peer" and args.no_peers:
+        if spec["kind"] == "peer" and args.no_peers:  # asked not to run: say so, installed or not
             out["result"] = {"status": "not run", "error": "--no-peers"}
+        elif spec["kind"] == "peer" and not peer_available(spec["name"]):
+            out["result"] = _missing(spec["name"])
         else:
             out["result"] = runner(
                 row["label"],
