@@ -48,6 +48,7 @@ Redrawn providers are checked on one representative draw.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -445,22 +446,17 @@ class RandomAnchors(FixedAnchors):
         return f"{type(self).__name__}(num_anchors={self.num_anchors}, seed={self.seed})"
 
 
-class HaarAnchors(AnchorSet):
-    """``n`` Haar-random rotations redrawn at **every call** from a seeded generator owned by the
-    provider: layers are equivariant in distribution only (average predictions over draws to reduce
-    the error). Calls in eval mode redraw too; :meth:`reset` restarts the sequence, so runs are
-    reproducible. Under ``torch.compile`` the draw runs eagerly (a graph break).
-
-    Args:
-        n: number of anchors per draw.
-        seed: seed of the generator. Default ``0``.
-    """
+class _RedrawnAnchors(AnchorSet):
+    """``n`` random anchors redrawn at every call from a seeded generator owned by the set: the
+    shared mechanics of :class:`HaarAnchors` (rotations) and :class:`UniformSphereAnchors`
+    (orientations). Subclasses set ``space`` and ``_draw(n, generator_or_seed, dtype=...)``."""
 
     redraws = True
+    _draw: Callable[..., torch.Tensor]
 
     def __init__(self, n: int, seed: int = 0):
         if n < 1:
-            raise ValueError(f"HaarAnchors needs n >= 1, got {n}")
+            raise ValueError(f"{type(self).__name__} needs n >= 1, got {n}")
         self.n, self.seed = int(n), int(seed)
         self.generator = as_generator(self.seed)
 
@@ -476,15 +472,29 @@ class HaarAnchors(AnchorSet):
     def __call__(
         self, dtype: torch.dtype | None = None, device: torch.device | str | None = None
     ) -> torch.Tensor:
-        return haar(self.n, self.generator, dtype=torch.float64).to(
+        return self._draw(self.n, self.generator, dtype=torch.float64).to(
             dtype=dtype or torch.get_default_dtype(), device=device
         )
 
     def reference(self) -> torch.Tensor:
-        return haar(self.n, self.seed, dtype=torch.float64)  # does not advance the generator
+        return self._draw(self.n, self.seed, dtype=torch.float64)  # does not advance the generator
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(num_anchors={self.n}, seed={self.seed}, redrawn per call)"
+
+
+class HaarAnchors(_RedrawnAnchors):
+    """``n`` Haar-random rotations redrawn at **every call** from a seeded generator owned by the
+    provider: layers are equivariant in distribution only (average predictions over draws to reduce
+    the error). Calls in eval mode redraw too; :meth:`reset` restarts the sequence, so runs are
+    reproducible. Under ``torch.compile`` the draw runs eagerly (a graph break).
+
+    Args:
+        n: number of anchors per draw.
+        seed: seed of the generator. Default ``0``.
+    """
+
+    _draw = staticmethod(haar)
 
 
 class SphereAnchors(AnchorSet):
@@ -550,7 +560,7 @@ class SphereAnchors(AnchorSet):
         return f"{type(self).__name__}({what}num_anchors={self.num_anchors})"
 
 
-class UniformSphereAnchors(AnchorSet):
+class UniformSphereAnchors(_RedrawnAnchors):
     """``n`` uniform random orientations redrawn at every call from an owned, seeded generator
     (the sphere analogue of :class:`HaarAnchors`; also redraws in eval mode; :meth:`reset` restarts).
 
@@ -560,32 +570,4 @@ class UniformSphereAnchors(AnchorSet):
     """
 
     space = "sphere"
-    redraws = True
-
-    def __init__(self, n: int, seed: int = 0):
-        if n < 1:
-            raise ValueError(f"UniformSphereAnchors needs n >= 1, got {n}")
-        self.n, self.seed = int(n), int(seed)
-        self.generator = as_generator(self.seed)
-
-    @property
-    def num_anchors(self) -> int:
-        return self.n
-
-    def reset(self) -> None:
-        """Reseed the generator."""
-        self.generator.manual_seed(self.seed)
-
-    @torch.compiler.disable
-    def __call__(
-        self, dtype: torch.dtype | None = None, device: torch.device | str | None = None
-    ) -> torch.Tensor:
-        return random_sphere(self.n, self.generator, dtype=torch.float64).to(
-            dtype=dtype or torch.get_default_dtype(), device=device
-        )
-
-    def reference(self) -> torch.Tensor:
-        return random_sphere(self.n, self.seed, dtype=torch.float64)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(num_anchors={self.n}, seed={self.seed}, redrawn per call)"
+    _draw = staticmethod(random_sphere)
