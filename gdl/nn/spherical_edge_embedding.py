@@ -26,8 +26,25 @@ class SphericalEdgeEmbedding(nn.Module):
         R(r_{ij}) = \mathrm{radial}(\lVert r_{ij} \rVert)
 
     with e3nn's real spherical harmonics in ``"component"`` normalisation (:math:`Y^0 = 1`,
-    :math:`\lVert Y^l \rVert^2 = 2l + 1`). A zero vector gets :math:`Y^l = 0` for :math:`l > 0`
-    (no NaN). Models compute these once and hand them to every layer.
+    :math:`\lVert Y^l \rVert^2 = 2l + 1`). Models compute these once and hand them to every layer.
+
+    Coincident points (a zero-length edge between two distinct nodes: duplicates in a catalogue,
+    or in augmented data) have no direction, and the direction :math:`r/\lVert r \rVert` has a
+    gradient of order :math:`1/\lVert r \rVert`: normalising with a tiny guard (e3nn's ``1e-12``)
+    gives finite outputs but gradients of order 1e12 with respect to the positions. Edges shorter
+    than ``eps`` therefore get their :math:`l \ge 1` harmonics damped smoothly to zero,
+
+    .. math::
+        Y^l_{\text{safe}}(r) = s\bigl(\min(\lVert r \rVert^2/\epsilon^2, 1)\bigr)\,
+        Y^l(r / \lVert r \rVert), \qquad s(t) = t\,(2 - t),
+
+    which is continuous with a continuous first derivative at :math:`\lVert r \rVert = \epsilon`,
+    exactly e3nn's function (bit for bit) for :math:`\lVert r \rVert \ge \epsilon`, zero for
+    :math:`l \ge 1` at :math:`r = 0`, and has a bounded gradient everywhere (zero at :math:`r = 0`,
+    of order :math:`1/\epsilon` just inside :math:`\epsilon`). The damping is a function of the
+    length only, so equivariance is untouched. ``eps`` is in the units of the positions; the
+    default is far below any physical separation of atoms (Å), haloes (Mpc/h) or the N-body
+    particles, and above float32 rounding of coordinates of order 10-100.
 
     Args:
         irreps_sh: the spherical-harmonic irreps: an integer ``l_max`` (O(3) labels ``0e+1o+2e+...``)
@@ -35,14 +52,21 @@ class SphericalEdgeEmbedding(nn.Module):
             Default ``2``.
         radial: the radial embedding of edge lengths. Default ``None``:
             :func:`default_radial` (8 Bessel functions times a polynomial envelope, cutoff 5.0).
+        eps: length below which the :math:`l \ge 1` harmonics are damped to zero (see above).
+            Default ``1e-4``.
 
     Shapes:
         ``edge_vec [E, 3]`` -> ``(edge_sh [E, irreps_sh.dim], edge_radial [E, radial.num_basis])``;
         ``edge_sh`` is equivariant (irreps ``irreps_sh``), ``edge_radial`` invariant.
     """
 
-    def __init__(self, irreps_sh: int | str | o3.Irreps = 2, radial: nn.Module | None = None):
+    def __init__(
+        self, irreps_sh: int | str | o3.Irreps = 2, radial: nn.Module | None = None, *, eps: float = 1e-4
+    ):
         super().__init__()
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0 (a length in the units of pos), got {eps}")
+        self.eps = float(eps)
         if isinstance(irreps_sh, int) and not isinstance(irreps_sh, bool):
             self.irreps_sh = spherical_harmonics_irreps(irreps_sh)
         else:
@@ -67,8 +91,13 @@ class SphericalEdgeEmbedding(nn.Module):
         return self.spherical_harmonics(edge_vec), self.radial(edge_vec.norm(dim=-1))
 
     def spherical_harmonics(self, edge_vec: torch.Tensor) -> torch.Tensor:
-        """``[E, 3] -> [E, irreps_sh.dim]``."""
-        return self.sh(edge_vec)
+        """``[E, 3] -> [E, irreps_sh.dim]``, safe at zero-length edges (class docstring)."""
+        y = self.sh(edge_vec)
+        if self.l_max == 0:
+            return y
+        t = ((edge_vec * edge_vec).sum(-1, keepdim=True) / (self.eps * self.eps)).clamp(max=1.0)
+        # Y^0 = 1 is not damped; inside eps the factor ~ r^2/eps^2 cancels the 1/r of the direction
+        return torch.cat([y[:, :1], y[:, 1:] * (t * (2.0 - t))], dim=-1)
 
     def resolve(
         self,
@@ -107,4 +136,5 @@ class SphericalEdgeEmbedding(nn.Module):
         return edge_sh, edge_radial
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(irreps_sh={self.irreps_sh}, radial={self.radial})"
+        eps = "" if self.eps == 1e-4 else f", eps={self.eps:g}"
+        return f"{self.__class__.__name__}(irreps_sh={self.irreps_sh}, radial={self.radial}{eps})"

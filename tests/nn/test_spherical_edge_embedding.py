@@ -50,3 +50,45 @@ def test_resolve_validates_precomputed_attributes():
     assert sh.shape == (3, 4) and radial.shape == (3, 8)
     with pytest.raises(ValueError, match=r"edge_sh must have shape \[3, 4\] for irreps_sh=1x0e\+1x1o"):
         emb.resolve(pos, edge_index, edge_sh=sh[:2], edge_radial=radial)
+
+
+def test_same_function_as_e3nn_beyond_eps():
+    # the guard changes nothing for edges longer than eps: e3nn's normalised harmonics, bit for bit
+    emb = SphericalEdgeEmbedding(3, eps=1e-4)
+    g = torch.Generator().manual_seed(0)
+    vec = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    vec = vec * torch.logspace(-3.9, 2, 50, dtype=torch.float64).unsqueeze(1) / vec.norm(dim=1, keepdim=True)
+    ref = o3.spherical_harmonics(list(range(4)), vec, normalize=True, normalization="component")
+    assert torch.equal(emb.spherical_harmonics(vec), ref)
+
+
+def test_smooth_damping_below_eps():
+    eps = 1e-3
+    emb = SphericalEdgeEmbedding(2, eps=eps)
+    u = torch.tensor([[0.6, 0.0, 0.8]], dtype=torch.float64)
+    full = emb.spherical_harmonics(u)
+    for r in (0.25, 0.5, 0.9):
+        t = r * r
+        torch.testing.assert_close(emb.spherical_harmonics(r * eps * u)[:, 1:], full[:, 1:] * t * (2 - t))
+    # continuous with a continuous derivative at r = eps: one-sided difference quotients agree
+    f = lambda r: emb.spherical_harmonics(r * u)[0, 1:]  # noqa: E731
+    h = eps * 1e-6
+    inside, outside = (f(eps) - f(eps - h)) / h, (f(eps + h) - f(eps)) / h
+    assert outside.abs().max() == 0  # Y(r / |r|) does not change along r
+    # inside, the quotient is f'' h / 2 with |f''| <= 8 |Y| / eps^2: O(1e-5) of the scale 1/eps
+    torch.testing.assert_close(inside, outside, atol=8 * 7**0.5 * h / eps**2, rtol=0)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        SphericalEdgeEmbedding(1, eps=0.0)
+    assert "eps=0.001" in repr(emb) and ", eps=" not in repr(SphericalEdgeEmbedding(1))
+
+
+def test_gradient_is_bounded_at_a_zero_length_edge():
+    # d(edge_sh)/d(edge_vec) at r = 0 and just inside eps: bounded (old code: ~1e12 at r = 0)
+    emb = SphericalEdgeEmbedding(3)
+    for r in (0.0, 0.5 * emb.eps):
+        vec = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
+        vec = (vec / vec.norm() * r).requires_grad_(True)
+        J = torch.autograd.functional.jacobian(lambda v: emb(v)[0], vec)
+        assert torch.isfinite(J).all() and J.abs().max() <= 10 / emb.eps
+        if r == 0.0:
+            assert J.abs().max() == 0  # damped quadratically: no direction, no gradient

@@ -233,3 +233,12 @@ def test_compile_matches_eager():
 @pytest.mark.slow
 def test_compile_inductor_matches_eager():
     _compiled_matches_eager("inductor", dynamic=True)
+
+
+@pytest.mark.parametrize("l_max", [1, 2])
+def test_bounded_position_gradient_at_coincident_points(l_max):
+    # two distinct nodes at one position (duplicates in catalogues, augmented data): the zero-length
+    # edge has no direction; before the guard in SphericalEdgeEmbedding d(out)/d(pos) reached ~1e13
+    from ._coincident import max_position_gradient
+
+    assert max_position_gradient(make_conv(l_max)) <= 1e3
