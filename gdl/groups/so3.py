@@ -7,7 +7,8 @@ is ``x @ R.T``. Rotation vectors :math:`\omega \in \mathbb{R}^3` are axis times 
 ``(w, x, y, z)`` with ``w = cos(θ/2)``.
 
 e3nn's rotation helpers are used where they exist (``axis_angle_to_matrix``,
-``quaternion_to_matrix``, ``Irreps.D_from_matrix``). The logarithm is written here because e3nn's
+``quaternion_to_matrix``, the Clebsch–Gordan coefficients behind :func:`wigner_D`). The logarithm is
+written here because e3nn's
 ``matrix_to_axis_angle`` reads the axis off the antisymmetric part, which vanishes at θ = π, where
 Haar measure has its highest density; :func:`matrix_to_quaternion` uses Shepperd's branch-free
 pivoting and is accurate at every angle.
@@ -15,6 +16,7 @@ pivoting and is accurate at every angle.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -236,16 +238,59 @@ def check_rotations(
     return R
 
 
-def wigner_D(irreps: o3.Irreps | str, R: torch.Tensor) -> torch.Tensor:
-    """The block-diagonal Wigner-D matrices ``[..., d, d]`` of ``irreps`` for O(3) elements ``[..., 3, 3]``.
+@functools.cache
+def _coupling(l: int, dtype: torch.dtype, device: str) -> torch.Tensor:
+    """e3nn's Clebsch–Gordan coefficients ``[2l-1, 3, 2l+1]`` coupling ``(l-1) x 1 -> l``, scaled so
+    that, reshaped to ``[(2l-1) 3, 2l+1]``, they are an isometry."""
+    with default_dtype(torch.float64):
+        C = o3.wigner_3j(l - 1, 1, l) * math.sqrt(2 * l + 1)
+    return C.to(dtype=dtype, device=device)
 
-    Improper elements (det = -1) include the parity of each irrep. A thin wrapper over e3nn's
-    ``Irreps.D_from_matrix`` that runs it under ``R``'s dtype as the default dtype, since e3nn builds
-    its constants in the default dtype (float64 ``R`` gives float64-accurate matrices).
+
+def _wigner_D_proper(l: int, R: torch.Tensor) -> torch.Tensor:
+    r"""``D^l(R) [..., 2l+1, 2l+1]`` of proper rotations, by Clebsch–Gordan recursion from
+    :math:`D^1(R) = R`: :math:`D^l = C_l^\top (D^{l-1} \otimes R)\, C_l`."""
+    if l == 0:
+        return torch.ones(*R.shape[:-2], 1, 1, dtype=R.dtype, device=R.device)
+    D = R
+    for k in range(2, l + 1):
+        C = _coupling(k, R.dtype, str(R.device))  # [2k-1, 3, 2k+1]
+        left = torch.einsum("ija,...im,...jn->...amn", C, D, R)  # [..., 2k+1, 2k-1, 3]
+        D = torch.einsum("...amn,mnb->...ab", left, C)
+    return D
+
+
+def wigner_D(irreps: o3.Irreps | str, R: torch.Tensor) -> torch.Tensor:
+    r"""The block-diagonal Wigner-D matrices ``[..., d, d]`` of ``irreps`` for O(3) elements ``[..., 3, 3]``,
+    in e3nn's basis (e3nn 0.6 orders ``1o`` as x, y, z, so :math:`D^{1o}(R) = R`).
+
+    Improper elements (det = -1) include the parity of each irrep. The matrices are built from
+    :math:`R` itself by Clebsch–Gordan recursion, :math:`D^l = C_l^\top (D^{l-1} \otimes R)\, C_l`
+    with e3nn's coefficients, not through Euler angles as e3nn's ``Irreps.D_from_matrix`` does:
+    the angles are ill-conditioned at :math:`eta \in \{0, \pi\}` (gimbal lock), where the
+    rotations of the finite groups lie (a half-turn of the octahedral group gave
+    :math:`D^{1o}` wrong by 3e-11 in float64 through the angles; the recursion is polynomial in
+    :math:`R`, accurate to a few ulps at every rotation). The result has ``R``'s dtype.
     """
-    dtype = R.dtype if R.is_floating_point() else torch.get_default_dtype()
-    with default_dtype(dtype):
-        return o3.Irreps(irreps).D_from_matrix(R)
+    irreps = o3.Irreps(irreps)
+    if not R.is_floating_point():
+        R = R.to(torch.get_default_dtype())
+    det = torch.linalg.det(R)  # [...]
+    proper = R * det.sign()[..., None, None]
+    out = R.new_zeros(*R.shape[:-2], irreps.dim, irreps.dim)
+    cache: dict[int, torch.Tensor] = {}
+    offset = 0
+    for mul, ir in irreps:
+        if ir.l not in cache:
+            cache[ir.l] = _wigner_D_proper(ir.l, proper)
+        D = cache[ir.l]
+        if ir.p == -1:
+            D = D * det.sign()[..., None, None]  # odd irreps change sign under inversion
+        d = 2 * ir.l + 1
+        for _ in range(mul):
+            out[..., offset : offset + d, offset : offset + d] = D
+            offset += d
+    return out
 
 
 def _angle_cdf(theta: torch.Tensor) -> torch.Tensor:
