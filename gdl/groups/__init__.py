@@ -116,6 +116,7 @@ from .anchors import (  # noqa: E402
     anchor_permutation,
     anchor_rank,
     check_anchors,
+    fourier_condition,
     fourier_weights,
     super_fibonacci,
 )
@@ -134,6 +135,7 @@ __all__ += [
     "anchor_permutation",
     "anchor_rank",
     "check_anchors",
+    "fourier_condition",
     "fourier_weights",
     "super_fibonacci",
 ]

@@ -72,6 +72,7 @@ __all__ = [
     "anchor_rank",
     "anchor_space",
     "check_anchors",
+    "fourier_condition",
     "fourier_weights",
     "frame_components",
     "relative_rotations",
@@ -231,10 +232,22 @@ def fourier_weights(
     The anchor mean of :math:`u` is removed exactly, then :math:`u` is fitted by least squares with
     the basis functions of the degrees ``fit_degrees`` and ``l`` (matrix coefficients of
     :math:`D^{l'}` for so3 anchors, harmonics for sphere anchors), and the degree-``l``
-    coefficients are read off. On an exact design (a finite group resolving these degrees) this is
-    plain quadrature, :math:`W_a = B_l(a)/A`; on random anchors it removes the aliasing of degrees
-    ``0..2`` into the output, the dominant equivariance error of plain quadrature (about 3x smaller
-    errors with 60 random anchors, ``benchmarks/README.md``).
+    coefficients are read off. On random anchors this removes the aliasing of degrees ``0..2`` into
+    the output, the dominant equivariance error of plain quadrature :math:`W_a = B_l(a)/A` (about 3x
+    smaller errors with 60 random anchors, ``benchmarks/README.md``).
+
+    On a finite group the fit and plain quadrature are related by a fixed equivariant map,
+    :math:`W_a = M_l\, B_l(a)/A`. Restricted to the group, :math:`D^l` splits into irreducible
+    pieces :math:`\rho` (over :math:`\mathbb{C}`) of dimension :math:`d_\rho`, and :math:`M_l`
+    multiplies each piece by :math:`d_\rho / \sum_{l'} (2l'+1)`, the sum over the fitted degrees
+    :math:`l'` whose restriction contains :math:`\rho` (Schur orthogonality on the group). So the
+    two agree, :math:`M_l = 1`, only when :math:`D^l` stays irreducible on the group and shares no
+    piece with another fitted degree: the icosahedral group at ``1o`` and ``2e``, the octahedral
+    and cube groups at ``1o``. They differ at ``2e`` on the octahedral and cube groups (the default
+    anchors), where :math:`D^2 = E \oplus T_2` and the gains are 2/5 and 3/5, and on the
+    tetrahedral group (:math:`T` shared by degrees 1 and 2: gain 3/8). Both transforms are exactly
+    equivariant on the group; they are different functions, and a model trained with one is not a
+    model trained with the other.
 
     The least-squares inverse is a *continuous* spectral filter of the Gram matrix
     :math:`G = \Phi^\top\Phi / A` of the basis scaled to unit mean square (orthonormal on an exact
@@ -255,12 +268,9 @@ def fourier_weights(
         raise ValueError(f"cutoff must be > 0, got {cutoff}")
     anchors = anchors.detach()
     A = anchors.shape[0]
-    names = {1: "1o", 2: "2e"}
     degrees = sorted({d for d in fit_degrees if d >= 1} | {l})
-    # basis blocks [A, 2d+1, k'] scaled to unit mean square per column
-    blocks = [anchor_basis(anchors, irrep if d == l else names[d]) * math.sqrt(2 * d + 1) for d in degrees]
-    phi = torch.cat([b.flatten(1) for b in blocks], dim=1)  # [A, P]
-    phi = phi - phi.mean(dim=0)  # the anchor mean is removed exactly
+    # basis blocks [A, 2d+1, k'] scaled to unit mean square per column; centred design [A, P]
+    blocks, phi = _fit_design(anchors, irrep, fit_degrees)
     evals, evecs = torch.linalg.eigh(phi.T @ phi / A)  # [P], [P, P]
     ramp = ((evals / cutoff) - 1.0).clamp(0.0, 1.0)
     gain = ramp * ramp * (3.0 - 2.0 * ramp) / evals.clamp_min(cutoff)  # smoothstep / s
@@ -269,6 +279,31 @@ def fourier_weights(
     d, k = blocks[degrees.index(l)].shape[1:]
     # coefficient c of sqrt(2l+1) B_l  ->  integral of B_l u = c / sqrt(2l+1)
     return solve[start : start + d * k].T.reshape(A, d, k) / math.sqrt(2 * l + 1)
+
+
+def _fit_design(anchors: torch.Tensor, irrep: str, fit_degrees: tuple[int, ...]) -> tuple[list, torch.Tensor]:
+    """The basis blocks ``[A, 2d+1, k']`` of :func:`fourier_weights` (unit mean square) and the
+    centred design matrix ``[A, P]``."""
+    l, _ = _parse_irrep(irrep)
+    names = {1: "1o", 2: "2e"}
+    degrees = sorted({d for d in fit_degrees if d >= 1} | {l})
+    blocks = [anchor_basis(anchors, irrep if d == l else names[d]) * math.sqrt(2 * d + 1) for d in degrees]
+    phi = torch.cat([b.flatten(1) for b in blocks], dim=1)  # [A, P]
+    return blocks, phi - phi.mean(dim=0)  # the anchor mean is removed exactly
+
+
+def fourier_condition(
+    anchors: torch.Tensor, irrep: str, fit_degrees: tuple[int, ...] = (1, 2), cutoff: float = 1e-6
+) -> float:
+    """Condition number of the least-squares fit behind :func:`fourier_weights`: the ratio of the
+    largest to the smallest eigenvalue of its Gram matrix that the spectral filter keeps (those
+    above ``cutoff``). 1 on an exact design whose degrees stay irreducible (icosahedral group),
+    2.5 on the octahedral group, large near a rank-deficient set; it bounds how much rounding the
+    weights amplify (tests use it for their float64 tolerances)."""
+    _, phi = _fit_design(anchors.detach().to(torch.float64), irrep, fit_degrees)
+    evals = torch.linalg.eigvalsh(phi.T @ phi / anchors.shape[0])
+    kept = evals[evals > cutoff]
+    return float(kept.max() / kept.min()) if kept.numel() else math.inf
 
 
 def anchor_permutation(g: torch.Tensor, anchors: torch.Tensor, atol: float = 1e-6) -> torch.Tensor:

@@ -8,9 +8,13 @@ r"""Readouts from features over anchors to typed outputs (``0e``, ``1o``, ``2e``
   :math:`W_a = D^l(R_a)/A`, for comparison.
 
 The default weights are least-squares Fourier weights (:func:`gdl.groups.anchors.fourier_weights`):
-equal to :math:`D^l(R_a)/A` on a finite group, and on sampled anchors free of the leakage of the
-anchor mean and of the aliasing of degrees up to 2, which dominate the equivariance error of plain
-quadrature (``benchmarks/README.md``). Whether an anchor set can resolve a degree is a property of
+on sampled anchors free of the leakage of the anchor mean and of the aliasing of degrees up to 2,
+which dominate the equivariance error of plain quadrature (``benchmarks/README.md``). On a finite
+group both are exactly equivariant, but they are the same function only where :math:`D^l` stays
+irreducible on the group (icosahedral ``1o``/``2e``, octahedral ``1o``); on the octahedral and cube
+groups (the default anchors) the ``2e`` weights are plain quadrature rescaled by 2/5 and 3/5 on the
+two irreducible pieces of :math:`D^2` (:func:`~gdl.groups.anchors.fourier_weights`).
+Whether an anchor set can resolve a degree is a property of
 the set (:meth:`gdl.groups.anchors.AnchorSet.check_degree`); models check it when they are built.
 """
 
@@ -39,8 +43,9 @@ class AnchorReadout(nn.Module):
 
     with :math:`u^l(i, a) \in \mathbb{R}^{2l+1}` per output copy and :math:`W^l_a` the
     least-squares Fourier weights of :func:`~gdl.groups.anchors.fourier_weights` (:meth:`weights`):
-    :math:`D^l(R_a)/A` on a finite group, and on sampled anchors the transform that removes the
-    anchor mean exactly and fits degrees 1 and 2 jointly. Given ``batch``, coefficients are pooled
+    the transform that removes the anchor mean exactly and fits degrees 1 and 2 jointly (on a
+    finite group, :math:`D^l(R_a)/A` up to a fixed gain on each irreducible piece of :math:`D^l`
+    restricted to the group: see there). Given ``batch``, coefficients are pooled
     over the nodes of each graph first (``reduce``), giving graph-level outputs.
 
     Symmetry: if rotating the input by :math:`g` permutes the features over a closed anchor set,
@@ -176,8 +181,10 @@ class SphereAnchorReadout(AnchorReadout):
 
 class QuadratureAnchorReadout(AnchorReadout):
     r""":class:`AnchorReadout` with the textbook Fourier weights :math:`W_a = D^l(R_a)/A`,
-    :math:`y^l_i = \frac1A \sum_a D^l(R_a)\, u^l(i, a)` (plain quadrature). Identical to
-    :class:`AnchorReadout` on a finite group that resolves ``l``; on sampled anchors its equivariance
+    :math:`y^l_i = \frac1A \sum_a D^l(R_a)\, u^l(i, a)` (plain quadrature). Exactly equivariant on
+    a finite group that resolves ``l``, and there the same function as :class:`AnchorReadout` only
+    where :math:`D^l` stays irreducible on the group (icosahedral ``1o``/``2e``, octahedral ``1o``;
+    not octahedral ``2e``: :func:`~gdl.groups.anchors.fourier_weights`); on sampled anchors its equivariance
     error is larger, dominated by the anchor mean of :math:`u` leaking through
     :math:`\frac1A \sum_a D^l(R_a) \neq 0` (kept for comparison, ``benchmarks/anchors.py``).
 

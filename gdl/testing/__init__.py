@@ -2,14 +2,17 @@
 
 ``equivariance_error``/``assert_equivariant`` test any function or module on PyG data or tensors
 under rotations, reflections, translations and node permutations (float64 by default);
-``default_dtype`` switches torch's default dtype for the duration of a block.
+``default_dtype`` switches torch's default dtype for the duration of a block; ``float64_atol``
+gives float64 tolerances from the conditioning of a computation (:mod:`gdl.testing.tolerance`).
 """
 
 from ..dtype import default_dtype
 from ..groups.action import FieldType, edge, graph, node
 from .equivariance import TRANSFORMS, EquivarianceErrors, assert_equivariant, equivariance_error
+from .tolerance import EPS64, float64_atol
 
 __all__ = [
+    "EPS64",
     "TRANSFORMS",
     "EquivarianceErrors",
     "FieldType",
@@ -17,6 +20,7 @@ __all__ = [
     "default_dtype",
     "edge",
     "equivariance_error",
+    "float64_atol",
     "graph",
     "node",
 ]
