@@ -2,15 +2,17 @@ import pytest
 import torch
 from e3nn import o3
 
-from gdl import keys
+from gdl import groups, keys
 from gdl.dtype import default_dtype
 from gdl.keys import Target, as_target, as_targets, cartesian_to_2e, change_of_basis_2e, from_2e
+from gdl.testing import float64_atol
 
 
 def test_change_of_basis_matches_e3nn():
     with default_dtype(torch.float64):
         cob = o3.ReducedTensorProducts("ij=ji", i="1o").change_of_basis[1:]
-    torch.testing.assert_close(change_of_basis_2e(torch.float64), cob, atol=1e-12, rtol=0)
+    # e3nn orthonormalises a 9 x 9 system to get its basis: rounding of that solve, cond ~1
+    torch.testing.assert_close(change_of_basis_2e(torch.float64), cob, atol=float64_atol(terms=81), rtol=0)
 
 
 def test_2e_round_trip_and_equivariance():
@@ -19,11 +21,14 @@ def test_2e_round_trip_and_equivariance():
     m = m + m.transpose(1, 2)
     m = m - torch.diagonal(m, dim1=1, dim2=2).sum(-1)[:, None, None] / 3 * torch.eye(3, dtype=torch.float64)
     v = cartesian_to_2e(m)
-    torch.testing.assert_close(from_2e(v), m, atol=1e-13, rtol=0)
-    R = o3.rand_matrix(dtype=torch.float64)
-    with default_dtype(torch.float64):
-        D = o3.Irreps("2e").D_from_matrix(R)
-    torch.testing.assert_close(cartesian_to_2e(R @ m @ R.T), v @ D.T, atol=1e-12, rtol=0)
+    scale = float(m.abs().max())
+    # contractions of 9 and 5 terms with an orthonormal basis, and products with rotations
+    torch.testing.assert_close(from_2e(v), m, atol=float64_atol(scale, terms=45), rtol=0)
+    R = groups.haar(1, generator=0, dtype=torch.float64)[0]
+    D = groups.wigner_D("2e", R)  # exact to rounding (e3nn's Euler-angle route loses up to 1e-7)
+    torch.testing.assert_close(
+        cartesian_to_2e(R @ m @ R.T), v @ D.T, atol=float64_atol(scale, terms=81), rtol=0
+    )
 
 
 def test_2e_drops_trace_and_antisymmetric_part():

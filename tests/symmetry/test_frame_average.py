@@ -10,7 +10,7 @@ from torch_geometric.data import Batch, Data
 from gdl.dtype import default_dtype
 from gdl.groups import GroupElement, act, act_on_data, field_type
 from gdl.symmetry import FrameAverage, pca_frames
-from gdl.testing import assert_equivariant, equivariance_error
+from gdl.testing import assert_equivariant, equivariance_error, float64_atol
 from gdl.testing.data import fully_connected_edge_index
 
 from ._models import batch, make_model, model_params, train_steps
@@ -66,7 +66,8 @@ def test_frames(group):
     K = 8 if group == "O3" else 4
     assert F.shape == (K, 3, 3, 3) and c.shape == (3, 3) and not degenerate.any()
     eye = torch.eye(3, dtype=torch.float64)
-    torch.testing.assert_close(F.transpose(-1, -2) @ F, eye.expand_as(F), atol=1e-12, rtol=0)
+    # eigenvectors of a symmetric 3 x 3 matrix (eigh is backward stable): orthonormal to rounding
+    torch.testing.assert_close(F.transpose(-1, -2) @ F, eye.expand_as(F), atol=float64_atol(terms=27), rtol=0)
     det = torch.linalg.det(F)
     if group == "SO3":
         torch.testing.assert_close(det, torch.ones_like(det))
@@ -152,8 +153,11 @@ def test_isotropic_clouds_are_approximate_around_plainnet_and_exact_around_egnn(
 
 
 def test_degenerate_graphs_do_not_disturb_the_others():
-    lin = Data(pos=torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, 0.5]], dtype=torch.float64),
-               z=torch.tensor([1, 2]), edge_index=fully_connected_edge_index(2))
+    lin = Data(
+        pos=torch.tensor([[0.0, 0.0, -1.0], [0.0, 0.0, 0.5]], dtype=torch.float64),
+        z=torch.tensor([1, 2]),
+        edge_index=fully_connected_edge_index(2),
+    )
     generic = batch(num_graphs=2).to_data_list()
     mixed = Batch.from_data_list([generic[0], lin, generic[1]])
     fa = FrameAverage(make_model("PlainNet"))
@@ -162,7 +166,8 @@ def test_degenerate_graphs_do_not_disturb_the_others():
     with default_dtype(torch.float64):
         alone = fa(Batch.from_data_list(generic))
         together = fa(mixed)
-    torch.testing.assert_close(together["energy"][[0, 2]], alone["energy"], atol=1e-12, rtol=0)
+    # batched with another graph vs alone: BLAS may block and sum differently, so relative rounding
+    torch.testing.assert_close(together["energy"][[0, 2]], alone["energy"], atol=1e-12, rtol=1e-10)
 
 
 @pytest.mark.parametrize("name", model_params())
@@ -170,7 +175,10 @@ def test_trains_without_nan(name):
     fa = FrameAverage(make_model(name))
     train_steps(fa)
     assert fa.symmetry_report() == {
-        "strategy": "frame_average", "group": "O3", "num_frames": 8, "degenerate_fraction": 0.0,
+        "strategy": "frame_average",
+        "group": "O3",
+        "num_frames": 8,
+        "degenerate_fraction": 0.0,
     }
 
 

@@ -28,7 +28,9 @@ def test_exact_at_zero_relaxation_and_the_same_function():
     with default_dtype(torch.float64):
         out, ref = relaxed(data), model(data)
     for k in ref:
-        torch.testing.assert_close(out[k], ref[k], atol=1e-12, rtol=0)
+        # the same function through another code path (RelaxedGroupConv): a deep chain of sums over
+        # anchors and channels, so a relative tolerance far above rounding, far below any real change
+        torch.testing.assert_close(out[k], ref[k], atol=1e-12, rtol=1e-10)
     assert_equivariant(relaxed, data, group=OCTAHEDRAL, tol=1e-9)
     assert relaxed.symmetry_report()["relaxation_norm"] == 0.0
 
@@ -37,8 +39,12 @@ def test_sphere_anchors_exact_at_zero_relaxation():
     relaxed = Relaxed(sphere_model())
     assert all(isinstance(c, RelaxedSphereGroupConv) for c in relaxed.model.convs)
     assert_equivariant(relaxed, batch(), group=groups.icosahedral(), tol=1e-9)
-    assert equivariance_error(Relaxed(sphere_model(), init_relaxation=0.1), batch(),
-                              group=groups.icosahedral()).max() > 1e-4
+    assert (
+        equivariance_error(
+            Relaxed(sphere_model(), init_relaxation=0.1), batch(), group=groups.icosahedral()
+        ).max()
+        > 1e-4
+    )
 
 
 def test_error_grows_linearly_with_the_relaxation_and_is_reported():
