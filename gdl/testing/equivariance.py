@@ -16,9 +16,13 @@ inputs without such symmetry, as random point clouds are. Inputs may be a PyG ``
 one tensor (``fn(x)``); outputs a tensor, tuple, dict or ``Data``.
 
 Types come from, in order: ``in_types``/``out_types``; for modules, their ``targets``
-(:class:`gdl.keys.Target`, as gdl models declare them); the field registry
-:data:`gdl.keys.FIELDS`; and, for undeclared ``Data`` fields, PyG's node/edge/graph guess with an
-*invariant* representation. See :mod:`gdl.groups.action` for how each type transforms.
+(:class:`gdl.keys.Target`, as gdl models declare them) and their ``vector_inputs`` (node ``1o``
+inputs, read from the model or the model a strategy wraps); the field registry
+:data:`gdl.keys.FIELDS`; and, for other ``Data`` fields, PyG's node/edge/graph guess with an
+*invariant* representation — except floating-point node fields, which must be declared (a vector
+held fixed under rotation would make an equivariant model fail, or a model that treats a vector as
+scalars pass): the check refuses to run and names them. See :mod:`gdl.groups.action` for how each
+type transforms.
 
 By default everything runs in float64: floating inputs are cast, a module is deep-copied, cast and
 put in eval mode, and torch's default dtype is switched to float64 for the duration (e3nn builds
@@ -52,7 +56,13 @@ from ..groups.action import (
 from ..groups.so3 import as_generator, check_rotations, haar
 from ..keys import FIELDS
 
-__all__ = ["TRANSFORMS", "EquivarianceErrors", "assert_equivariant", "equivariance_error"]
+__all__ = [
+    "TRANSFORMS",
+    "EquivarianceErrors",
+    "assert_equivariant",
+    "declared_vector_inputs",
+    "equivariance_error",
+]
 
 #: The kinds of transformation tested, in table order.
 TRANSFORMS: tuple[str, ...] = ("rotation", "reflection", "translation", "permutation")
@@ -113,6 +123,7 @@ class _Inputs:
                         data[k] = v.to(dtype)
             if in_types is not None and not isinstance(in_types, Mapping):
                 raise TypeError("for Data inputs, in_types must be a mapping {field: type}")
+            _check_declared_node_fields(data, in_types or {})
             self.types = resolve_data_types(data, in_types)
             self.data = data
             self.num_nodes = int(data.num_nodes) if data.num_nodes is not None else 0
@@ -184,6 +195,45 @@ class _Inputs:
         if self.kind == "tuple":
             return fn(*x)
         return fn(x)
+
+
+def _check_declared_node_fields(data: Any, in_types: Mapping[str, Any]) -> None:
+    """A floating-point node field that is neither declared nor in :data:`gdl.keys.FIELDS` would be
+    held fixed as an invariant: a false failure when it is really a vector the model rotates with,
+    a false pass when the model wrongly treats a vector as scalars. Refuse, and say how to declare."""
+    unknown = []
+    for k in data.keys():
+        v = data[k]
+        if k in in_types or k in FIELDS or not isinstance(v, torch.Tensor) or not v.is_floating_point():
+            continue
+        try:
+            is_node = bool(data.is_node_attr(k))
+        except (AttributeError, KeyError):  # pragma: no cover - PyG data always answers
+            is_node = False
+        if is_node:
+            unknown.append(f"{k!r} {list(v.shape)}")
+    if unknown:
+        first = unknown[0].split()[0]
+        raise ValueError(
+            f"floating-point node field(s) {', '.join(unknown)} have no declared type, so the check "
+            f"cannot know how a rotation acts on them. Declare each: in_types={{{first}: 'invariant'}} "
+            f"(scalars), {{{first}: '1o'}} (a vector) or any irreps string, or list vector inputs in the "
+            "model's `vector_inputs` (read by the check); registered fields: gdl.keys.FIELDS"
+        )
+
+
+def declared_vector_inputs(fn: Any) -> tuple[str, ...]:
+    """The ``vector_inputs`` (node ``1o`` fields) that ``fn`` declares, or the model it wraps
+    (a strategy's ``.model``, followed down), in order and without repeats."""
+    names: list[str] = []
+    seen: set[int] = set()
+    m = fn
+    while m is not None and id(m) not in seen:
+        seen.add(id(m))
+        vec = getattr(m, "vector_inputs", None) or ()
+        names.extend([vec] if isinstance(vec, str) else list(vec))
+        m = getattr(m, "model", None)
+    return tuple(dict.fromkeys(names))
 
 
 def _is_data(x: Any) -> bool:
@@ -319,8 +369,9 @@ def equivariance_error(
 
     Raises:
         KeyError: a declared field is missing from the inputs or outputs.
-        ValueError: a tensor's last dimension does not match its irreps, an output is NaN/inf, or a
-            type is missing or invalid.
+        ValueError: a tensor's last dimension does not match its irreps, an output is NaN/inf, a
+            type is missing or invalid, or a floating-point node field of ``Data`` inputs has no
+            declared type (declare it in ``in_types``, e.g. ``'invariant'`` or ``'1o'``).
     """
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
@@ -329,6 +380,11 @@ def equivariance_error(
         fn = copy.deepcopy(fn).to(dtype).eval()
     ctx = default_dtype(dtype) if dtype is not None else nullcontext()
     with ctx, torch.no_grad():
+        vectors = declared_vector_inputs(fn)
+        if vectors and _is_data(inputs):
+            # a model's declared vector inputs rotate as node 1o unless the caller says otherwise
+            present = set(inputs.keys())
+            in_types = {**{k: ("node", "1o") for k in vectors if k in present}, **dict(in_types or {})}
         ins = _Inputs(inputs, in_types, dtype)
         out = ins.call(fn, None)
         named = _named_outputs(out)

@@ -199,3 +199,70 @@ def test_single_graph_without_batch_vector():
 
     assert_equivariant(f, data, out_types=node("1o"))
     assert isinstance(Batch.from_data_list([data]), Batch)
+
+
+class _WindModel(torch.nn.Module):
+    """A node-level 1o output from a vector input under a name the registry does not know: the
+    mean of the neighbours' ``wind`` plus the node's own (equivariant when ``wind`` rotates)."""
+
+    vector_inputs = ("wind",)
+
+    def __init__(self, as_scalars: bool = False):
+        super().__init__()
+        from gdl.keys import Target
+
+        self.targets = (Target("v", "1o", "node"),)
+        self.as_scalars = as_scalars
+
+    def forward(self, data):
+        w = data.wind
+        if self.as_scalars:  # a broken model: uses the components as if they were invariant numbers
+            w = w * torch.tensor([1.0, 2.0, 3.0], dtype=w.dtype)
+        j, i = data.edge_index
+        return {"v": w + scatter(w[j], i, 0, dim_size=data.num_nodes, reduce="mean")}
+
+
+class _Wrapper(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.targets = model, model.targets
+
+    def forward(self, data):
+        return self.model(data)
+
+
+def _with_wind(batch):
+    batch = batch.clone()
+    batch.wind = torch.randn(
+        batch.num_nodes, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64
+    )
+    return batch
+
+
+def test_declared_vector_inputs_are_rotated(batch):
+    # the model declares `wind` as a vector input: the check reads it (directly or through the model
+    # a strategy wraps) and rotates it; before, it held `wind` fixed and failed this model at 1.68
+    data = _with_wind(batch)
+    assert_equivariant(_WindModel(), data, tol=1e-12)
+    assert_equivariant(_Wrapper(_WindModel()), data, tol=1e-12)
+    # a caller's declaration still wins over the model's
+    errors = equivariance_error(_WindModel(), data, in_types={"wind": "invariant"})
+    assert errors["v"] > 0.1
+    # and a model that treats the declared vector as three scalars is caught
+    assert equivariance_error(_WindModel(as_scalars=True), data)["v"] > 0.1
+
+
+def test_undeclared_floating_node_field_is_refused(batch):
+    data = _with_wind(batch)
+    fn = lambda d: d.wind + centred_positions(d)  # noqa: E731
+    with pytest.raises(
+        ValueError, match=r"'wind' \[\d+, 3\] have no declared type.*in_types=\{'wind': 'invariant'\}"
+    ):
+        equivariance_error(fn, data, out_types={"output": node("1o")})
+    # declared, the check runs: as a vector it passes, as invariant numbers it fails
+    assert_equivariant(fn, data, in_types={"wind": "1o"}, out_types={"output": node("1o")}, translation=False)
+    wrong = equivariance_error(fn, data, in_types={"wind": "invariant"}, out_types={"output": node("1o")})
+    assert wrong.max() > 0.1
+    # integer node fields and registered fields need no declaration
+    data.wind = torch.ones(data.num_nodes, dtype=torch.long)
+    assert_equivariant(centred_positions, data, out_types={"output": node("1o")})
