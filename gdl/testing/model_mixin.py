@@ -17,6 +17,7 @@ Override the class attributes to adapt (e.g. ``group = "SO3"`` for a model witho
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -38,6 +39,21 @@ ALL_TARGETS: tuple[Target, ...] = (
     Target("force", "1o", "node"),
     Target("shape", "2e", "node"),
 )
+
+
+def _top_level_items(text: str) -> list[tuple[str, str]]:
+    """``key=value`` pairs of a comma-separated ``extra_repr`` at bracket depth 0 (values that are
+    lists or nested reprs are skipped)."""
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            m = re.fullmatch(r"\s*(\w+)=([^()\[\]{}]+)\s*", text[start:i])
+            if m:
+                items.append((m.group(1), m.group(2).strip()))
+            start = i + 1
+    return items
 
 
 class ModelTestMixin:
@@ -109,14 +125,22 @@ class ModelTestMixin:
             assert torch.autograd.gradcheck(f, (pos0,), eps=1e-6, atol=1e-5, rtol=1e-4)
 
     def test_backward_finite(self) -> None:
+        # every trainable parameter must take part: a finite gradient that is not identically zero
+        # (a detached branch or an unused layer gets None or zeros, and would train nothing)
         model = self.build(dtype=torch.float32).train()
         batch = self.make_batch(dtype=torch.float32)
         out = model(batch)
         loss = sum(v.pow(2).mean() for v in out.values())
+        assert loss.requires_grad, "the outputs do not depend on any parameter (detached?)"
         loss.backward()
-        for name, p in model.named_parameters():
-            if p.grad is not None:
-                assert torch.isfinite(p.grad).all(), name
+        trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        assert trainable, f"{type(model).__name__} has no trainable parameters"
+        missing = [n for n, p in trainable if p.grad is None]
+        assert not missing, f"parameters without a gradient (detached or unused): {missing}"
+        nonfinite = [n for n, p in trainable if not bool(torch.isfinite(p.grad).all())]
+        assert not nonfinite, f"parameters with NaN/inf gradients: {nonfinite}"
+        zero = [n for n, p in trainable if not bool((p.grad != 0).any())]
+        assert not zero, f"parameters whose gradient is identically zero: {zero}"
 
     def test_compile_matches_eager(self) -> None:
         model = self.build(dtype=torch.float32)
@@ -130,6 +154,16 @@ class ModelTestMixin:
             )
 
     def test_repr(self) -> None:
+        # the repr names the class and every target, and each scalar `key=value` it shows is the
+        # model's own attribute (a repr that lies about a hyperparameter fails)
         model = self.build()
         text = repr(model)
-        assert type(model).__name__ in text
+        assert text.startswith(f"{type(model).__name__}("), text[:80]
+        head = model.extra_repr()
+        for t in self.targets:
+            assert f"{t.name}:{t.level}:{t.irreps}" in head, (t, head)
+        for key, value in _top_level_items(head):
+            assert hasattr(model, key), f"repr shows {key}={value} but the model has no attribute {key!r}"
+            attr = getattr(model, key)
+            if isinstance(attr, (bool, int, float, str)):
+                assert value in (repr(attr), str(attr)), f"repr shows {key}={value}, the model has {attr!r}"

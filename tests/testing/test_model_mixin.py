@@ -62,3 +62,55 @@ def test_mixin_catches_a_broken_model():
 def test_check_targets_names_what_is_wrong():
     with pytest.raises(ValueError, match=r"ToyModel cannot produce target 'p'.*3o"):
         ToyModel(["p:graph:3o"])
+
+
+class _Detached(ToyModel):
+    def forward(self, data):
+        return {k: v.detach() for k, v in super().forward(data).items()}
+
+
+class _Unused(ToyModel):
+    def __init__(self, targets):
+        super().__init__(targets)
+        self.spare = nn.Linear(4, 4)  # never called
+
+
+class _Lying(ToyModel):
+    def extra_repr(self):
+        return super().extra_repr() + ", broken=True"  # the model has broken=False
+
+
+def _mixin_for(cls):
+    class Check(ModelTestMixin):
+        def make_model(self, targets):
+            return cls(targets)
+
+    return Check()
+
+
+@pytest.mark.parametrize(
+    "cls,match",
+    [(_Detached, "do not depend on any parameter"), (_Unused, r"without a gradient.*spare")],
+)
+def test_backward_check_catches_parameters_that_train_nothing(cls, match):
+    with pytest.raises(AssertionError, match=match):
+        _mixin_for(cls).test_backward_finite()
+
+
+def test_backward_check_catches_an_identically_zero_gradient():
+    class ZeroWeight(ToyModel):
+        def forward(self, data):
+            out = super().forward(data)
+            return {k: v + 0.0 * self.spare(torch.ones(1, 4)).sum() for k, v in out.items()}
+
+        def __init__(self, targets):
+            super().__init__(targets)
+            self.spare = nn.Linear(4, 4)
+
+    with pytest.raises(AssertionError, match=r"identically zero.*spare"):
+        _mixin_for(ZeroWeight).test_backward_finite()
+
+
+def test_repr_check_catches_a_repr_that_lies():
+    with pytest.raises(AssertionError, match="broken=True"):
+        _mixin_for(_Lying).test_repr()
