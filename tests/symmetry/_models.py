@@ -1,6 +1,6 @@
 """Small models for the strategy tests (one per route), built in float64, and shared checks.
 
-Models that have not been merged into this checkout yet (the irreps route) are skipped by name.
+Every model named here must exist in :mod:`gdl.models` (a missing one fails, it is never skipped).
 """
 
 from __future__ import annotations
@@ -40,14 +40,11 @@ _CACHE: dict = {}
 
 
 def model_params(names=tuple(MODELS)) -> list:
-    """``pytest.param`` per model name, skipped when the class is not in this checkout."""
-    out = []
-    for name in names:
-        marks = ()
-        if not hasattr(gdl.models, name):
-            marks = pytest.mark.skip(reason=f"gdl.models.{name} is not in this checkout yet")
-        out.append(pytest.param(name, id=name, marks=marks))
-    return out
+    """``pytest.param`` per model name (the class must exist: a missing one is an error here)."""
+    missing = [name for name in names if not hasattr(gdl.models, name)]
+    if missing:
+        raise AttributeError(f"gdl.models has no {missing}: the strategy tests name every model")
+    return [pytest.param(name, id=name) for name in names]
 
 
 def make_model(name: str, targets=ALL_TARGETS, seed: int = 0, **overrides) -> torch.nn.Module:

@@ -99,12 +99,20 @@ def test_plateau_scheduler_and_l1(random_dm):
     module = make_module(
         loss={"energy": "l1"},
         optimizer=lambda p: torch.optim.AdamW(p, lr=1e-3),
-        scheduler=lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(o, patience=1),
+        # threshold=1 (relative): no epoch counts as an improvement, so with patience 0 every
+        # validation epoch after the first must cut the learning rate by `factor`
+        scheduler=lambda o: torch.optim.lr_scheduler.ReduceLROnPlateau(
+            o, patience=0, threshold=1.0, factor=0.5
+        ),
     )
     conf = module.configure_optimizers()
     assert conf["lr_scheduler"]["monitor"] == "val/loss"
-    trainer().fit(module, datamodule=random_dm)
+    t = trainer()
+    t.fit(module, datamodule=random_dm)
     assert module.losses == {"energy": "l1", "dipole": "mse"}
+    # the scheduler was stepped on val/loss: 2 cuts after 2 validation epochs (a scheduler that was
+    # never stepped leaves 1e-3)
+    assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3 * 0.5**2)
 
 
 def test_bad_arguments():
