@@ -25,7 +25,11 @@ def shrunk_haar(
     rotation vectors of Haar samples (angle :math:`\le \pi`) scaled per axis by ``width / π``.
 
     ``width = (π, π, π)`` gives exactly the Haar measure on SO(3); ``width = 0`` the identity; in
-    between the rotation about axis ``k`` is at most ``width[k]``. The sample is a differentiable
+    between each *component* of the rotation vector is bounded, :math:`|\omega_k| \le`
+    ``width[k]`` for :math:`\omega = \log` of the sample (so the angle is at most
+    :math:`\lVert \text{width} \rVert`). This is not a bound on "the rotation about axis k": a
+    rotation's components along the axes of its rotation vector are not rotations about those
+    axes (they do not compose that way). The sample is a differentiable
     function of ``width`` (reparametrisation: the randomness is in :math:`R` only).
 
     Shapes: ``width [3] -> [num, 3, 3]``.

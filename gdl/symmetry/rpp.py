@@ -49,8 +49,13 @@ class ResidualPathwayPrior(SymmetryStrategy):
     same targets.
 
     Symmetry: exactly that of the equivariant model when the residual's output is zero (e.g. all
-    its weights zeroed, tested at 1e-9); otherwise the relative equivariance error is bounded by
-    about twice the ratio of the two paths' output norms per target, which :meth:`symmetry_report`
+    its weights zeroed, tested at 1e-9). Otherwise, with :math:`f = e + r`,
+    :math:`f(g x) - g f(x) = r(g x) - g\, r(x)`, so the relative equivariance error is at most
+    :math:`(\lVert r(gx) \rVert + \lVert r(x) \rVert) / \lVert f \rVert`: about twice the ratio of
+    the two paths' output norms *if the residual's output norm does not change under the rotation*
+    (:math:`\lVert r(gx) \rVert \approx \lVert r(x) \rVert`). That is an assumption, not a property
+    of a non-equivariant residual such as a PlainNet, whose output norm may change with the
+    orientation; the bound then uses the larger of the two norms. The ratio, which :meth:`symmetry_report`
     gives (``output_norm_ratio`` over all targets and ``output_norm_ratio/<target>``, measured on the
     **last forward pass**; :meth:`output_norm_ratio` measures it on a given batch).
 
