@@ -18,6 +18,7 @@ from .conv import (
 from .embedding import NodeEmbedding
 from .equivariant_norm import EquivariantNorm
 from .irreps_readout import IrrepsReadout
+from .pointwise_group_conv import PointwiseGroupConv
 from .radial import BesselBasis, CosineCutoff, GaussianBasis, PolynomialCutoff, RadialEmbedding
 from .radial_mlp import RadialMLP
 from .scalar_readout import (
@@ -61,6 +62,7 @@ __all__ = [
     "AnchorReadout",
     "GroupConv",
     "LiftingConv",
+    "PointwiseGroupConv",
     "QuadratureAnchorReadout",
     "RelaxedGroupConv",
     "RelaxedSphereGroupConv",

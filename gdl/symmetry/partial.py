@@ -42,7 +42,11 @@ class PartialAnchors(nn.Module):
 
     Implements the :class:`~gdl.groups.anchors.AnchorSet` interface (``space``, ``redraws``,
     ``num_anchors``, ``check_degree``...) delegating to the base, and returns ``num_learned + 1``
-    tensors, one per stage (see :meth:`gdl.models.GroupConvNet.stage_anchors`).
+    tensors, one per stage (``per_stage = True``; see :meth:`gdl.models.GroupConvNet.stage_anchors`).
+    The anchors of consecutive stages are related by their index only through this construction;
+    the model does not rely on it: its residual connections are pointwise group convolutions from
+    one stage's anchors to the next (:class:`~gdl.nn.PointwiseGroupConv`), functions of the
+    relative rotations only.
 
     Args:
         base: an SO(3) :class:`~gdl.groups.anchors.AnchorSet` (e.g. ``GroupAnchors(octahedral())``).
@@ -52,6 +56,8 @@ class PartialAnchors(nn.Module):
     """
 
     space = "so3"
+    #: one anchor set per stage: the model adds pointwise group convolution shortcuts between them
+    per_stage = True
 
     def __init__(self, base: AnchorSet, num_learned: int, theta: float = math.pi, theta_min: float = 0.1):
         super().__init__()
@@ -106,14 +112,24 @@ class Partial(SymmetryStrategy):
     (:class:`PartialAnchors` replaces the anchor provider of a copy of the model). Layer ``t`` is
     the lifting (``t = 0``) or the output of convolution ``t``; the last convolution maps onto the
     full base anchors, where the readouts run (see :class:`PartialAnchors` for why), so a model with
-    ``num_layers`` convolutions learns ``num_layers`` angles.
+    ``num_layers`` convolutions learns ``num_layers`` angles. As in the paper's residual blocks
+    (group elements sampled per layer), the residual connection between two stages is a pointwise
+    group convolution from the anchors of one to those of the next
+    (:class:`~gdl.nn.PointwiseGroupConv`, added to the copy by
+    :meth:`~gdl.models.GroupConvNet.set_anchors`), not the identity: adding the features of two
+    different anchor sets by index is not a group operation (see :class:`~gdl.models.GroupConvNet`).
+    The wrapped model therefore has ``num_layers`` more small modules than the model passed in, and
+    is a different function from it even at :math:`\theta = \pi`.
 
     Symmetry: at :math:`\theta_t = \pi` for every layer the anchors are those of the model and the
     strategy is exactly as equivariant as the model (for a finite anchor group: exactly, tested at
-    1e-9 in float64); for smaller angles the intermediate anchor sets are no longer closed under the
+    1e-9 in float64). For smaller angles the intermediate anchor sets are no longer closed under the
     group and the network is only approximately equivariant, with an error that vanishes as
-    :math:`\theta_t \to \pi` (tested); :meth:`symmetry_report` gives :math:`\theta_t` per layer. No
-    regulariser: as in the paper, the angles follow the task loss.
+    :math:`\theta_t \to \pi` (tested); at any angle, rotating the input and left-multiplying every
+    stage's anchors by the same rotation rotates the outputs exactly, and the output does not depend
+    on how each stage numbers its anchors (both tested at :math:`\theta < \pi`).
+    :meth:`symmetry_report` gives :math:`\theta_t` per layer. No regulariser: as in the paper, the
+    angles follow the task loss.
 
     The model is deep-copied: the model passed in is left unchanged.
 
@@ -144,7 +160,7 @@ class Partial(SymmetryStrategy):
         self.model = copy.deepcopy(model)
         p = next(self.model.parameters())
         anchors = PartialAnchors(self.model.anchors, self.model.num_layers, theta, theta_min)
-        self.model.anchors = anchors.to(dtype=p.dtype, device=p.device)
+        self.model.set_anchors(anchors.to(dtype=p.dtype, device=p.device))  # adds the shortcuts
 
     @property
     def anchors(self) -> PartialAnchors:
