@@ -30,7 +30,8 @@ $(STAMP): pyproject.toml | $(PY)
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_PIN)"
 	@# torch-cluster has no PyPI wheel; it compiles against the installed torch (~15 minutes once; pip caches it).
 	@$(PY) -c "import torch_cluster" 2>/dev/null || $(PIP) install --no-build-isolation torch-cluster
-	$(PIP) install -e ".[dev,galaxy]"
+	@# the core install is light (gdl.nn, models, symmetry, groups, testing); make installs every extra
+	$(PIP) install -e ".[dev,all]"
 	@touch $@
 
 install: $(STAMP)

@@ -14,8 +14,12 @@ module                 what it does
 ``report``             all of the above, written atomically to an output folder
 =====================  =========================================================================
 
-Nothing here imports torch, Lightning or Hydra.
+Nothing here imports torch, Lightning or Hydra; it needs pandas and matplotlib (the ``analysis`` extra).
 """
+
+from .._extras import require
+
+require("analysis", "gdl.analysis (gdl-ablate)")
 
 from .aggregate import GROUP, aggregate, largest_train_size, value_columns
 from .frame import IDENTITY, runs_frame, variant_keys

@@ -30,6 +30,9 @@ def main() -> None:
             f"gdl-train: no Hydra configs at {CONFIG_DIR} (conf/train.yaml): gdl-train runs from a source "
             "checkout installed with `pip install -e .` (what `make install` does)"
         )
+    from .._extras import require
+
+    require("train", "gdl-train")
     import hydra
 
     hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")(_run)()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._extras import MissingExtraError, require
 from ..keys import QM9_TARGETS
 
 __all__ = [
@@ -55,12 +56,10 @@ _POL_COLUMNS = ("XYZ_file", "A_xx", "A_xy", "A_yy", "A_xz", "A_yz", "A_zz")
 def qm9pack_data_dir() -> Path:
     """The ``data/`` folder of the installed ``qm9pack`` package, with clear errors when the package
     or its CSV files are missing."""
+    require("qm9", "QM9 (read offline from the CSV files of the 'qm9pack' package)")
     spec = importlib.util.find_spec("qm9pack")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(
-            "QM9 is read offline from the CSV files of the 'qm9pack' package, which is not installed: "
-            "run `pip install qm9pack` (gdl lists it as a dependency)"
-        )
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - require() said so
+        raise MissingExtraError("the 'qm9pack' package is not importable as a package")
     folder = Path(list(spec.submodule_search_locations)[0]) / "data"
     missing = [f for f in CSV_FILES + (POLARIZABILITY_FILE,) if not (folder / f).is_file()]
     if missing:

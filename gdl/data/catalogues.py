@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, Dataset
 
+from .._extras import require
 from .grid import wrap_positions
 from .tfrecord import parse_example, parse_tensor, read_record, tfrecord_index
 
@@ -39,10 +40,9 @@ __all__ = ["CosmoBench", "PointCloudFile", "QuijoteTFRecord"]
 
 
 def _require_h5py():
-    try:
-        import h5py
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("reading CosmoBench HDF5 files needs h5py: pip install gdl[galaxy]") from e
+    require("galaxy", "reading CosmoBench HDF5 files", ("h5py",))
+    import h5py
+
     return h5py
 
 

@@ -37,7 +37,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from lightning.pytorch import LightningDataModule
+
+try:
+    from lightning.pytorch import LightningDataModule
+except ModuleNotFoundError as e:  # Lightning comes with the `train` extra
+    from .._extras import missing_extra
+
+    raise missing_extra("train", "gdl.data.datamodules (Lightning data modules)", ("lightning",)) from e
 from torch.utils.data import DistributedSampler
 from torch_geometric.loader import DataLoader
 from torch_geometric.transforms import Compose

@@ -1,8 +1,13 @@
 """Training: the Lightning module that wraps any gdl model and strategy, rotation-invariant losses
 of typed targets, metrics in native units, the equivariance monitor, and ``train(cfg)``.
 
-This package imports Lightning and Hydra; the model, layer, group and strategy packages never do.
+This package imports Lightning and Hydra (the ``train`` extra); the model, layer, group and
+strategy packages never do.
 """
+
+from .._extras import require
+
+require("train", "gdl.training")
 
 from .callbacks import EpochTimer, EquivarianceMonitor, measure_equivariance
 from .config import CONFIG_DIR, compose

@@ -83,7 +83,7 @@ def test_cosmobench_nan_velocity_and_bad_files(tmp_path, monkeypatch):
     with pytest.raises(KeyError, match="params"):
         CosmoBench(tmp_path / "noparams.hdf5")
     monkeypatch.setitem(sys.modules, "h5py", None)
-    with pytest.raises(ImportError, match=r"pip install gdl\[galaxy\]"):
+    with pytest.raises(ImportError, match=r"`galaxy` extra.*gdl\[galaxy\]"):
         CosmoBench(path)
 
 
