@@ -40,6 +40,7 @@ def test_every_group_has_its_options():
         "nbody",
     } <= set(options("experiment"))
     assert "slurm" in options("hydra/launcher")
+    assert {"fdr", "overfit", "limit"} <= set(options("debug"))
     assert (CONFIG_DIR / "ablation").is_dir()
 
 
@@ -190,3 +191,16 @@ def test_an_ablation_preset_sets_the_sweep(tmp_path):
     cfg = compose(["ablation=tiny", f"hydra.searchpath=[file://{tmp_path}]"], run_dir=tmp_path / "run")
     assert dict(cfg.hydra.sweeper.params) == {"model": "egnn,invariant", "seed": "0,1"}
     assert cfg.trainer.max_epochs == 1
+
+
+@pytest.mark.parametrize("name", options("debug"))
+def test_debug(name, tmp_path):
+    # a debug option overrides the experiment's trainer (it comes last in the defaults list)
+    cfg = compose(["experiment=nbody", f"debug={name}"], run_dir=tmp_path)
+    expected = {
+        "fdr": {"fast_dev_run": True},
+        "overfit": {"overfit_batches": 4, "max_epochs": 50},
+        "limit": {"max_epochs": 3, "limit_train_batches": 3, "limit_val_batches": 2},
+    }[name]
+    assert {k: cfg.trainer[k] for k in expected} == expected and cfg.trainer.accelerator == "cpu"
+    assert isinstance(instantiate(cfg.trainer), Trainer)
