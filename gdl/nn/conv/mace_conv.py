@@ -147,8 +147,8 @@ class MACEConv(MessagePassing):
         # basis element of the contraction uses for the requested outputs
         atomic = atomic_irreps(self.irreps_in, self.irreps_sh)
         wanted = o3.Irreps([(1, ir) for ir in dict.fromkeys(ir for mul, ir in irreps_pre if mul > 0)])
-        atomic = _used_atomic_irreps(atomic, wanted, correlation)
         _check_product_reach(self.irreps_out, atomic, correlation, self.irreps_in, self.irreps_sh)
+        atomic = _used_atomic_irreps(atomic, wanted, correlation)
         self.irreps_atomic = o3.Irreps([(channels, ir) for _, ir in atomic])
 
         self.linear_up = o3.Linear(self.irreps_in, self.irreps_in)
