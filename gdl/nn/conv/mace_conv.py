@@ -95,7 +95,7 @@ class MACEConv(MessagePassing):
     ``irreps_sh``, SO(3)); ``pos`` is translated and rotated, ``edge_vec`` rotated; ``node_type`` is
     invariant; the output is invariant to translations and equivariant to node permutations.
     Memory is dominated by the per-edge radial weights and messages (as in :class:`TFNConv`) and, per
-    node, by the monomials ``[N, channels, M]`` with :math:`M = \sum_{n \le \nu} \binom{D + n - 1}{n}`
+    node, by the monomials ``[M, N x channels]`` with :math:`M = \sum_{n \le \nu} \binom{D + n - 1}{n}`
     (:math:`D` = the atomic basis' dimension per channel, 16 for ``l_max = 3``; ``repr`` shows it).
     """
 
@@ -296,10 +296,10 @@ class SymmetricContraction(nn.Module):
             basis = torch.cat(rows)  # [P, ir.dim, M]
             kept.append(ir)
             self.num_basis.append(basis.shape[0])
-            # [M, P * ir.dim]: one matrix product maps the monomials onto every basis element
+            # [P * ir.dim, M]: one matrix product maps the monomials onto every basis element
             self.register_buffer(
                 f"_basis{len(kept) - 1}",
-                basis.reshape(-1, self.num_monomials).T.contiguous().to(torch.get_default_dtype()),
+                basis.reshape(-1, self.num_monomials).contiguous().to(torch.get_default_dtype()),
                 persistent=False,
             )
             self.weights.append(nn.Parameter(torch.empty(num_types, basis.shape[0], channels)))
@@ -314,19 +314,20 @@ class SymmetricContraction(nn.Module):
             nn.init.normal_(w, std=1.0 / math.sqrt(w.shape[1]))
 
     def monomials(self, a: torch.Tensor) -> torch.Tensor:
-        """``[N, channels x irreps_in]`` -> ``[N, channels, num_monomials]``: every distinct product
-        of up to ``correlation`` components of each channel, degree by degree."""
+        """``[N, channels x irreps_in]`` -> ``[num_monomials, N * channels]``: every distinct product
+        of up to ``correlation`` components of each channel, degree by degree (components first, so
+        that each degree is two row gathers and a product)."""
         n, k = a.shape[0], self.channels
         parts, start = [], 0
-        for d in self._in_dims:  # mul_ir blocks [N, k * d] -> [N, k, d]
-            parts.append(a[:, start : start + k * d].reshape(n, k, d))
+        for d in self._in_dims:  # mul_ir blocks [N, k * d] -> [d, N * k]
+            parts.append(a[:, start : start + k * d].reshape(n, k, d).permute(2, 0, 1).reshape(d, n * k))
             start += k * d
-        x = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]  # [N, k, dim]
+        x = torch.cat(parts, dim=0) if len(parts) > 1 else parts[0]  # [dim, N * k]
         monos = [x]
         for q in range(self.correlation - 1):
             parent, last = getattr(self, f"_parent{q}"), getattr(self, f"_last{q}")
-            monos.append(monos[-1].index_select(-1, parent) * x.index_select(-1, last))
-        return torch.cat(monos, dim=-1) if len(monos) > 1 else monos[0]
+            monos.append(monos[-1].index_select(0, parent) * x.index_select(0, last))
+        return torch.cat(monos, dim=0) if len(monos) > 1 else monos[0]
 
     def forward(self, a: torch.Tensor, node_type: torch.Tensor | None = None) -> torch.Tensor:
         n = a.shape[0]
@@ -351,13 +352,13 @@ class SymmetricContraction(nn.Module):
                     f"node_type has values in [{int(node_type.min())}, {int(node_type.max())}], "
                     f"outside [0, {self.num_types})"
                 )
-        mono = self.monomials(a)  # [N, k, M]
+        mono = self.monomials(a)  # [M, N * k]
         outs = []
         for q, (w, d) in enumerate(zip(self.weights, self._out_dims)):
-            t = mono @ getattr(self, f"_basis{q}")  # [N, k, P * d]
-            t = t.reshape(n, self.channels, -1, d)
+            t = getattr(self, f"_basis{q}") @ mono  # [P * d, N * k]
+            t = t.reshape(-1, d, n, self.channels)
             wn = w[0].expand(n, -1, -1) if node_type is None else w.index_select(0, node_type)  # [N, P, k]
-            outs.append(torch.einsum("nkpd,npk->nkd", t, wn).reshape(n, -1))
+            outs.append(torch.einsum("pdnk,npk->nkd", t, wn).reshape(n, -1))
         return torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
 
     def extra_repr(self) -> str:
