@@ -5,6 +5,7 @@ from .egnn import EGNN
 from .group_conv_net import GroupConvNet
 from .invariant_net import InvariantNet
 from .irreps_model import IrrepsModel
+from .mace import MACE
 from .plain_net import PlainNet
 from .se3_transformer import SE3Transformer
 from .tfn import TFN
@@ -18,6 +19,7 @@ __all__ = [
     "PlainNet",
     # irreps route
     "IrrepsModel",
+    "MACE",
     "SE3Transformer",
     "TFN",
     # regular representation

@@ -7,6 +7,7 @@ from .conv import (
     GroupConv,
     InvariantConv,
     LiftingConv,
+    MACEConv,
     PlainConv,
     RelaxedGroupConv,
     RelaxedSphereGroupConv,
@@ -54,6 +55,7 @@ __all__ = [
     # irreps route
     "EquivariantNorm",
     "IrrepsReadout",
+    "MACEConv",
     "RadialMLP",
     "SE3AttentionConv",
     "SphericalEdgeEmbedding",

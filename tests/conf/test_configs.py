@@ -4,6 +4,7 @@ principle 9). Parametrised over the files present, so new options are tested as 
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,9 @@ def options(group: str) -> list[str]:
 
 def test_every_group_has_its_options():
     assert {"qm9", "galaxy", "nbody"} <= set(options("data"))
-    assert {"egnn", "invariant", "plain", "tfn", "se3_transformer", "group_conv"} <= set(options("model"))
+    assert {"egnn", "invariant", "plain", "tfn", "se3_transformer", "group_conv", "mace"} <= set(
+        options("model")
+    )
     assert "exact" in options("symmetry")
     assert {"default", "cpu", "gpu", "ddp"} <= set(options("trainer"))
     assert {"csv", "tensorboard"} <= set(options("logger"))
@@ -178,6 +181,9 @@ def test_combos_are_compatible_pairs(name, tmp_path):
     assert isinstance(wrapped, GDLModel)
     if name.startswith("tfn_l"):
         assert cfg.l_max == int(name.removeprefix("tfn_l"))
+    if name.startswith("mace_"):  # mace_[f<hidden_l_max>_]l<l_max>_nu<correlation>
+        f, l, nu = re.fullmatch(r"mace_(?:f(\d)_)?l(\d)_nu(\d)", name).groups()
+        assert (cfg.l_max, model.correlation, model.hidden_l_max) == (int(l), int(nu), int(f or 0))
 
 
 def test_an_ablation_preset_sets_the_sweep(tmp_path):

@@ -8,7 +8,7 @@ import torch
 from gdl.dtype import default_dtype
 from gdl.groups import octahedral
 from gdl.groups.anchors import GroupAnchors
-from gdl.models import EGNN, TFN, GroupConvNet, InvariantNet, PlainNet, SE3Transformer
+from gdl.models import EGNN, MACE, TFN, GroupConvNet, InvariantNet, PlainNet, SE3Transformer
 from gdl.testing import equivariance_error
 from gdl.testing.data import random_molecules
 from gdl.testing.model_mixin import ALL_TARGETS
@@ -20,6 +20,7 @@ MODELS = {
     "egnn": (lambda: EGNN(targets=ALL_TARGETS, **SMALL), "O3"),
     "invariant": (lambda: InvariantNet(targets=ALL_TARGETS, **SMALL), "O3"),
     "tfn": (lambda: TFN(targets=ALL_TARGETS, l_max=2, **SMALL), "O3"),
+    "mace": (lambda: MACE(targets=ALL_TARGETS, l_max=2, correlation=3, **SMALL), "O3"),
     "se3_transformer": (
         lambda: SE3Transformer(targets=ALL_TARGETS, l_max=2, hidden_channels=8, num_layers=2),
         "O3",

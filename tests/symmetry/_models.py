@@ -32,6 +32,7 @@ MODELS = {
     ),
     "TFN": (dict(hidden_channels=4, num_layers=2, l_max=2), "O3"),
     "SE3Transformer": (dict(hidden_channels=4, num_layers=2, l_max=2, num_heads=2), "O3"),
+    "MACE": (dict(hidden_channels=4, num_layers=2, l_max=2, correlation=2), "O3"),
 }
 EQUIVARIANT = [name for name, (_, g) in MODELS.items() if g is not None]
 #: the models equivariant to all of O(3)

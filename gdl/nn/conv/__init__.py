@@ -4,6 +4,7 @@ from .egnn_conv import EGNNConv
 from .group_conv import GroupConv
 from .invariant_conv import InvariantConv
 from .lifting_conv import LiftingConv
+from .mace_conv import MACEConv
 from .plain_conv import PlainConv
 from .relaxed_group_conv import RelaxedGroupConv
 from .relaxed_sphere_group_conv import RelaxedSphereGroupConv
@@ -18,6 +19,7 @@ __all__: list[str] = [
     "InvariantConv",
     "PlainConv",
     # irreps route
+    "MACEConv",
     "SE3AttentionConv",
     "TFNConv",
     # regular representation: features over anchors (SO(3) rotations or sphere orientations)
