@@ -57,36 +57,51 @@ def test_python_block_runs(code, tmp_path, monkeypatch, request):
         exec(compiled, {"__name__": "__main__"})
 
 
-# --- gdl-train commands -------------------------------------------------------------------------
-def gdl_train_commands() -> list[tuple[str, list[str]]]:
-    """The overrides of every ``gdl-train`` command in bash blocks (one run of a sweep: the first
-    value of each comma list); commands with ``<placeholders>`` are left out."""
+# --- gdl-train and gdl-ablate commands ----------------------------------------------------------
+def commands(*prefixes: list[str]) -> list[tuple[str, list[str]]]:
+    """The arguments of every command of bash blocks that starts with one of ``prefixes``; ``id`` is
+    ``page:line+k`` (the ``k``-th line of the block, continuation lines joined)."""
     out = []
     for block_id, code in fenced("bash"):
         for k, line in enumerate(code.replace("\\\n", " ").splitlines()):
-            line = line.split(" #", 1)[0].strip()
-            words = shlex.split(line) if line else []
-            for prefix in (["gdl-train"], ["python", "-m", "gdl.cli.train"]):
+            words = shlex.split(line.split(" #", 1)[0])
+            for prefix in prefixes:
                 at = next((i for i in range(len(words)) if words[i : i + len(prefix)] == prefix), None)
-                if at is not None and "<" not in line:
-                    args = [w for w in words[at + len(prefix) :] if w not in ("-m", "--multirun")]
-                    out.append((f"{block_id}+{k + 1}", [a.split(",")[0] for a in args]))
+                if at is not None:
+                    out.append((f"{block_id}+{k + 1}", words[at + len(prefix) :]))
     return out
 
 
-COMMANDS = gdl_train_commands()
+def one_run(args: list[str]) -> list[str] | None:
+    """The overrides of the first run of a (sweep) command; ``None`` for one with ``<placeholders>``."""
+    if any("<" in a for a in args):
+        return None
+    return [a.split(",")[0] for a in args if a not in ("-m", "--multirun")]
 
 
-def test_docs_show_gdl_train_commands():
-    assert len(COMMANDS) >= 10
+TRAIN = [(i, one_run(a)) for i, a in commands(["gdl-train"], ["python", "-m", "gdl.cli.train"])]
+TRAIN = [(i, o) for i, o in TRAIN if o is not None]
+ABLATE = commands(["gdl-ablate"], ["python", "-m", "gdl.cli.ablate"])
 
 
-@pytest.mark.parametrize("overrides", [o for _, o in COMMANDS], ids=[i for i, _ in COMMANDS])
+def test_docs_show_commands():
+    assert len(TRAIN) >= 10 and len(ABLATE) >= 5
+
+
+@pytest.mark.parametrize("overrides", [o for _, o in TRAIN], ids=[i for i, _ in TRAIN])
 def test_gdl_train_command_composes(overrides):
     from gdl.training import compose
 
     cfg = compose(overrides)
     assert cfg.model._target_ and cfg.data._target_
+
+
+@pytest.mark.parametrize("args", [a for _, a in ABLATE], ids=[i for i, _ in ABLATE])
+def test_gdl_ablate_command_parses(args):
+    from gdl.cli.ablate import parser
+
+    parsed = parser().parse_args(args)  # exits (SystemExit) on an unknown option
+    assert parsed.paths
 
 
 # --- links --------------------------------------------------------------------------------------
