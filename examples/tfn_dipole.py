@@ -69,7 +69,9 @@ def main(root: str | None, num_train: int, num_test: int, epochs: int) -> None:
     zero = test.dipole_vec.norm(dim=1).mean().item()
     print(f"test mean |error| of the dipole on {len(test_set)} molecules: {err:.3f} D (zero: {zero:.3f} D)")
     few = Batch.from_data_list(list(test_set[:8]))
-    errors = assert_equivariant(model, few, out_types=graph("1o"), tol=1e-7)  # on a float64 copy
+    # on a float64 copy; ~1e-9, not 1e-15: e3nn fixed its Clebsch-Gordan constants in float32 when
+    # the model was built (built inside gdl.testing.default_dtype(torch.float64) it gives ~1e-15)
+    errors = assert_equivariant(model, few, out_types=graph("1o"), tol=1e-7)
     print(f"equivariance error (float64, O(3), translations, permutations): {max(errors.values()):.1e}")
 
 
