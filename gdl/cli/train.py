@@ -1,5 +1,5 @@
 """``gdl-train``: run one training experiment (or a sweep with ``-m``) from the Hydra configs in
-``conf/``. A thin shell around :func:`gdl.training.train`; see README.md ("Training")::
+``conf/``. A thin shell around :func:`gdl.training.train`; see ``docs/training.md``::
 
     gdl-train                                   # the default experiment: QM9 HOMO with EGNN, CPU
     gdl-train experiment=nbody model=egnn       # the EGNN paper's N-body protocol

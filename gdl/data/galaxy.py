@@ -1,6 +1,6 @@
 r"""Synthetic galaxy point clouds in a periodic box as a PyG dataset.
 
-See :mod:`gdl.data.galaxy_mocks` for the physics and ``GALAXY.md`` for where it comes from.
+See :mod:`gdl.data.galaxy_mocks` for the physics and ``docs/datasets.md`` for where it comes from.
 """
 
 from __future__ import annotations

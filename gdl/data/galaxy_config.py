@@ -28,7 +28,7 @@ def _range(value: Any, name: str) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class GalaxyConfig:
-    """Every knob of the synthetic galaxy clouds (defaults from GALAXY.md).
+    """Every knob of the synthetic galaxy clouds (defaults: ``docs/datasets.md``).
 
     Args:
         box_size: side L of the periodic cube (Mpc/h). Default ``1000.0``.

@@ -3,7 +3,7 @@ r"""The synthetic galaxy generator behind :class:`gdl.data.GalaxyClouds` (numpy 
 One cloud is a pure function of ``(seed, index)``: :meth:`GalaxyGenerator.draw` draws its
 parameters (:class:`CloudParams`) and its noise (:class:`CloudNoise`) from
 ``numpy.random.SeedSequence([seed, index])``, and :meth:`GalaxyGenerator.realize` turns them into
-points (:class:`Cloud`). The physics follows ``GALAXY.md`` (units Mpc/h, km/s, z = 0):
+points (:class:`Cloud`). The physics follows ``docs/datasets.md`` (units Mpc/h, km/s, z = 0):
 
 1. linear power :math:`P(k)(1 + \varepsilon\mu^2)` (:class:`~gdl.data.cosmology.LinearPower`,
    μ the cosine to the z axis), Gaussian field :math:`\delta_L(k) = W_k\sqrt{P/\Delta V}` from the

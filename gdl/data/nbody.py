@@ -38,7 +38,7 @@ class NBodyCharged(InMemoryDataset):
     reimplemented and vectorised over trajectories, plus a constant external field that breaks the
     rotation symmetry by a chosen amount.
 
-    Protocol (REFERENCES.md): 5 particles with charges ±1 (probability ½), positions ~ N(0, 1),
+    Protocol (the papers above): 5 particles with charges ±1 (probability ½), positions ~ N(0, 1),
     velocities of random direction and norm 0.5, unit masses, forces
 
     .. math::

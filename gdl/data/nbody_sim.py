@@ -2,7 +2,7 @@ r"""The charged N-body simulator of the NRI / EGNN papers, vectorised over syste
 optional constant external field along z.
 
 Kipf et al. 2018 (NRI) wrote the generator that the EGNN paper (Satorras et al. 2021) ran in 3D;
-this is an independent reimplementation of its protocol (REFERENCES.md): Coulomb forces between
+this is an independent reimplementation of its protocol: Coulomb forces between
 charges ±1 with every Cartesian component clipped to ±100, no walls, kick–drift leapfrog with
 Δt = 0.001. Systems are integrated together in a coordinate-major layout ``[3, N, S]`` so that each
 operation acts on long contiguous rows. :class:`gdl.data.NBodyCharged` builds datasets on it.

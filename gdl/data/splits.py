@@ -2,7 +2,7 @@ r"""Named train/validation/test splits and nested training subsets for learning 
 
 A split is a seeded random permutation of the items cut into consecutive blocks
 ``train | val | test``. The registry :data:`SPLITS` holds the splits of the published QM9 tables
-(REFERENCES.md):
+(the papers in the last column):
 
 ======================  =========  ========  ==========  =============================================
 name                    train      val       test        used by

@@ -18,7 +18,7 @@ __all__ = ["InvariantNet"]
 
 
 class InvariantNet(ScalarModelBase):
-    r"""The ``invariant`` strategy of DESIGN.md: a SchNet-style backbone that sees the geometry only
+    r"""The ``invariant`` strategy (README.md): a SchNet-style backbone that sees the geometry only
     through distances, followed by an equivariant (scalarization) readout for ``1o``/``2e`` targets.
 
     .. math::

@@ -6,7 +6,7 @@ given, not by a flag inside ``forward``:
 
 * :class:`InvariantReadout` — ``0e`` only: an MLP on invariant node features, pooled per graph.
 * :class:`ScalarizationReadout` — ``0e``, ``1o`` and ``2e`` from invariant features and edge vectors
-  (the scalarization route of DESIGN.md): invariant edge weights times relative vectors,
+  (the scalarization route, README.md): invariant edge weights times relative vectors,
 
   .. math::
       y^{0e}_i = \mathrm{MLP}(h_i), \qquad

@@ -17,7 +17,7 @@ __all__ = ["PlainConv"]
 
 class PlainConv(MessagePassing):
     r"""A message-passing layer with no built-in rotation symmetry: the three Cartesian components of
-    the relative vector are fed to the message MLP as plain numbers (the baseline of DESIGN.md, used
+    the relative vector are fed to the message MLP as plain numbers (the no-symmetry baseline, used
     with or without rotation augmentation, and the backbone that frame averaging and residual
     pathway priors wrap).
 
