@@ -82,6 +82,7 @@ def one_run(args: list[str]) -> list[str] | None:
 TRAIN = [(i, one_run(a)) for i, a in commands(["gdl-train"], ["python", "-m", "gdl.cli.train"])]
 TRAIN = [(i, o) for i, o in TRAIN if o is not None]
 ABLATE = commands(["gdl-ablate"], ["python", "-m", "gdl.cli.ablate"])
+EVAL = commands(["gdl-eval"], ["python", "-m", "gdl.cli.eval"])
 
 
 def test_docs_show_commands():
@@ -102,6 +103,15 @@ def test_gdl_ablate_command_parses(args):
 
     parsed = parser().parse_args(args)  # exits (SystemExit) on an unknown option
     assert parsed.paths
+
+
+@pytest.mark.parametrize("args", [a for _, a in EVAL], ids=[i for i, _ in EVAL])
+def test_gdl_eval_command_parses(args):
+    from gdl.cli.eval import parser
+
+    parsed = parser().parse_args(args)
+    assert parsed.run_dir and parsed.split in ("test", "val", "train")
+    assert all("=" in o for o in parsed.overrides)  # the rest are Hydra overrides
 
 
 # --- links --------------------------------------------------------------------------------------
