@@ -115,6 +115,11 @@ class GalaxyConfig:
         if self.power not in POWER_SOURCES:
             raise ValueError(f"GalaxyConfig.power must be one of {list(POWER_SOURCES)}, got {self.power!r}")
         bias = DEFAULT_BIAS[self.mode] if self.bias is None else self.bias
+        if self.mode == "2lpt" and bias != "selection":
+            raise ValueError(
+                "GalaxyConfig.bias='selection' is the 2lpt mode's bias (its bias is predicted from the "
+                f"Lagrangian threshold; request a bias in zeldovich mode instead), got bias={bias!r}"
+            )
         if isinstance(bias, str):
             if bias not in BIAS_MODELS:
                 raise ValueError(

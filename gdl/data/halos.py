@@ -49,7 +49,6 @@ class AbundanceMatch:
 
 
 def _colossus(cosmo: Cosmology):
-    cc = require_extra("colossus", "abundance-matched (bias='halo') tracers")
     from colossus.cosmology import cosmology
 
     params = dict(
@@ -61,7 +60,6 @@ def _colossus(cosmo: Cosmology):
         ns=cosmo.n_s,
         relspecies=False,
     )
-    del cc
     return cosmology.setCosmology("gdl", params, persistence="")
 
 
@@ -82,6 +80,7 @@ def abundance_matched_bias(
         ImportError: ``colossus`` is not installed (the ``galaxy`` extra).
         ValueError: ``number_density`` outside the tabulated mass range.
     """
+    require_extra("colossus", "abundance-matched (bias='halo') tracers")
     from colossus.lss import bias as cbias
     from colossus.lss import mass_function, peaks
 
