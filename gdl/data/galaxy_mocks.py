@@ -9,11 +9,19 @@ points (:class:`Cloud`). The physics follows ``GALAXY.md`` (units Mpc/h, km/s, z
    μ the cosine to the z axis), Gaussian field :math:`\delta_L(k) = W_k\sqrt{P/\Delta V}` from the
    white noise ``w`` on the N³ grid;
 2. lognormal mode (:class:`GalaxyGenerator`): galaxy density :math:`\rho = e^G/\langle e^G\rangle`
-   with :math:`P_G` from :func:`~gdl.data.grid.lognormal_spectrum` of :math:`b^2 P`, the same white
-   noise; ``n`` points drawn multinomially over cells (:math:`p \propto \rho`), uniform inside a cell;
+   with :math:`P_G` from :func:`~gdl.data.grid.lognormal_spectrum` of
+   :math:`b^2 P(k)/W_\mathrm{cell}(k)`, the same white noise; ``n`` points drawn multinomially over
+   cells (:math:`p \propto \rho`), uniform inside a cell. Uniform placement multiplies the points'
+   power by the cell window :math:`W_\mathrm{cell} = \prod_a \mathrm{sinc}^2(k_a\Delta/2)`
+   (:func:`cell_window`), which the grid's target divides out: the points' own spectrum is
+   :math:`b^2P(k)` for every :math:`|k_a| < k_\mathrm{Nyq}` (measured within 5% up to k_Nyq/2);
    Zel'dovich mode (:class:`ZeldovichGenerator`): ``n`` distinct Lagrangian cells drawn without
-   replacement with weights :math:`e^{(b-1)\delta_L}`, a uniform point in each, moved by ψ;
-3. velocities :math:`v = 100 f \psi` km/s, :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell,
+   replacement with weights :math:`e^{\beta\delta_L}`, β solved so that the large-scale bias is
+   the requested b; a uniform point in each, moved by ψ;
+   2LPT mode (:class:`SecondOrderGenerator`): the ``n`` cells of highest δ_L (a Lagrangian
+   threshold), moved by :math:`\psi^{(1)} + \psi^{(2)}`, bias predicted from the threshold;
+   the bias b is a number, a range, or ``"halo"`` (abundance matching, :mod:`gdl.data.halos`);
+3. velocities :math:`v = 100 f \psi` km/s (f the exact ΛCDM growth rate), :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell,
    plus an optional isotropic dispersion :math:`\sigma_v`;
 4. shapes (linear alignment): :math:`S = -A_{IA}\tilde T/\mathrm{rms}(\tilde T)` + isotropic
    traceless Gaussian noise, :math:`\tilde T` the traceless tidal tensor
