@@ -21,8 +21,9 @@ points (:class:`Cloud`). The physics follows ``GALAXY.md`` (units Mpc/h, km/s, z
    2LPT mode (:class:`SecondOrderGenerator`): the ``n`` cells of highest δ_L (a Lagrangian
    threshold), moved by :math:`\psi^{(1)} + \psi^{(2)}`, bias predicted from the threshold;
    the bias b is a number, a range, or ``"halo"`` (abundance matching, :mod:`gdl.data.halos`);
-3. velocities :math:`v = 100 f \psi` km/s (f the exact ΛCDM growth rate), :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell,
-   plus an optional isotropic dispersion :math:`\sigma_v`;
+3. velocities :math:`v = 100 f \psi` km/s (f the exact ΛCDM growth rate),
+   :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell, plus an optional isotropic
+   dispersion :math:`\sigma_v`;
 4. shapes (linear alignment): :math:`S = -A_{IA}\tilde T/\mathrm{rms}(\tilde T)` + isotropic
    traceless Gaussian noise, :math:`\tilde T` the traceless tidal tensor
    :math:`k_a k_b \delta_L e^{-k^2R^2/2}/k^2`, as e3nn ``2e`` components;
