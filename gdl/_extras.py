@@ -17,7 +17,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("lightning", "hydra", "omegaconf", "yaml"),
     "analysis": ("pandas", "matplotlib", "yaml"),
     "qm9": ("qm9pack", "pandas"),
-    "galaxy": ("h5py",),
+    "galaxy": ("h5py", "colossus", "camb"),
     "slurm": ("hydra_plugins.hydra_submitit_launcher",),
     "peers": ("egnn_pytorch", "se3_transformer_pytorch"),
     "dev": ("pytest", "hypothesis", "ruff"),

@@ -170,12 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--points", type=int, default=5000, help="points per cloud (default 5000)")
     p.add_argument("--grid", type=int, default=64, help="Fourier grid N (default 64)")
     p.add_argument("--box", type=float, default=1000.0, help="box side in Mpc/h (default 1000)")
-    p.add_argument("--bias", type=float, default=2.0, help="fixed galaxy bias (default 2)")
-    p.add_argument("--mode", default="lognormal", choices=["lognormal", "zeldovich"])
+    p.add_argument(
+        "--bias",
+        default=None,
+        help="a fixed bias, 'halo' (abundance matching) or 'selection' (2lpt); default: the mode's default",
+    )
+    p.add_argument("--mode", default="lognormal", choices=["lognormal", "zeldovich", "2lpt"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if args.bias is not None and args.bias not in ("halo", "selection"):
+        args.bias = float(args.bias)
     cfg = GalaxyConfig(
         box_size=args.box, num_points=args.points, grid=args.grid, bias=args.bias, mode=args.mode
     )

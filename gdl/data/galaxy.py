@@ -26,7 +26,7 @@ from .galaxy_mocks import Cloud, GalaxyGenerator, make_generator
 __all__ = ["CACHE_VERSION", "GalaxyClouds", "cloud_to_data"]
 
 #: Bump when the generator changes its output, so that old caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _ARRAYS = ("pos", "velocity", "shape", "params", "indices")
 
 
@@ -86,9 +86,11 @@ def _generate_chunk(
 
 
 class GalaxyClouds(Dataset):
-    r"""Synthetic galaxy point clouds in a periodic box (``GALAXY.md``): a lognormal (default) or
-    Zel'dovich galaxy field from a ΛCDM linear power spectrum, linear-theory velocities and
-    linear-alignment shapes. Stands in for the Quijote halo benchmarks of Balla et al. 2024
+    r"""Synthetic galaxy point clouds in a periodic box (``GALAXY.md``, ``docs/datasets.md``): a
+    lognormal (default), Zel'dovich or 2LPT tracer field from a ΛCDM linear power spectrum
+    (Eisenstein-Hu with baryon wiggles by default, or CAMB), with halo-like bias by default
+    (abundance matching, :mod:`gdl.data.halos`), linear-theory velocities and linear-alignment
+    shapes. Stands in for the Quijote halo benchmarks of Balla et al. 2024
     (`arXiv:2410.20516 <https://arxiv.org/abs/2410.20516>`_) and CosmoBench (Huang et al. 2025,
     `arXiv:2507.03707 <https://arxiv.org/abs/2507.03707>`_); :mod:`gdl.data.catalogues` reads the
     real files.
@@ -108,7 +110,7 @@ class GalaxyClouds(Dataset):
     ``shape``     [N, 5]   2e      intrinsic-alignment shape (e3nn basis), node target
     ``omega_m``   [1, 1]   0e      Ωm, graph target
     ``sigma_8``   [1, 1]   0e      σ8, graph target
-    ``bias``      [1, 1]   0e      galaxy bias b of the cloud
+    ``bias``      [1, 1]   0e      large-scale bias b the cloud's points show
     ``box``       [1, 3]   inv.    box side lengths (L, L, L)
     ============  =======  ======  ====================================================
 

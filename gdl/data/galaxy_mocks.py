@@ -9,12 +9,21 @@ points (:class:`Cloud`). The physics follows ``docs/datasets.md`` (units Mpc/h, 
    μ the cosine to the z axis), Gaussian field :math:`\delta_L(k) = W_k\sqrt{P/\Delta V}` from the
    white noise ``w`` on the N³ grid;
 2. lognormal mode (:class:`GalaxyGenerator`): galaxy density :math:`\rho = e^G/\langle e^G\rangle`
-   with :math:`P_G` from :func:`~gdl.data.grid.lognormal_spectrum` of :math:`b^2 P`, the same white
-   noise; ``n`` points drawn multinomially over cells (:math:`p \propto \rho`), uniform inside a cell;
+   with :math:`P_G` from :func:`~gdl.data.grid.lognormal_spectrum` of
+   :math:`b^2 P(k)/W_\mathrm{cell}(k)`, the same white noise; ``n`` points drawn multinomially over
+   cells (:math:`p \propto \rho`), uniform inside a cell. Uniform placement multiplies the points'
+   power by the cell window :math:`W_\mathrm{cell} = \prod_a \mathrm{sinc}^2(k_a\Delta/2)`
+   (:func:`cell_window`), which the grid's target divides out: the points' own spectrum is
+   :math:`b^2P(k)` for every :math:`|k_a| < k_\mathrm{Nyq}` (measured within 5% up to k_Nyq/2);
    Zel'dovich mode (:class:`ZeldovichGenerator`): ``n`` distinct Lagrangian cells drawn without
-   replacement with weights :math:`e^{(b-1)\delta_L}`, a uniform point in each, moved by ψ;
-3. velocities :math:`v = 100 f \psi` km/s, :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell,
-   plus an optional isotropic dispersion :math:`\sigma_v`;
+   replacement with weights :math:`e^{\beta\delta_L}`, β solved so that the large-scale bias is
+   the requested b; a uniform point in each, moved by ψ;
+   2LPT mode (:class:`SecondOrderGenerator`): the ``n`` cells of highest δ_L (a Lagrangian
+   threshold), moved by :math:`\psi^{(1)} + \psi^{(2)}`, bias predicted from the threshold;
+   the bias b is a number, a range, or ``"halo"`` (abundance matching, :mod:`gdl.data.halos`);
+3. velocities :math:`v = 100 f \psi` km/s (f the exact ΛCDM growth rate),
+   :math:`\psi(k) = i k \delta_L/k^2`, read by cloud-in-cell, plus an optional isotropic
+   dispersion :math:`\sigma_v`;
 4. shapes (linear alignment): :math:`S = -A_{IA}\tilde T/\mathrm{rms}(\tilde T)` + isotropic
    traceless Gaussian noise, :math:`\tilde T` the traceless tidal tensor
    :math:`k_a k_b \delta_L e^{-k^2R^2/2}/k^2`, as e3nn ``2e`` components;
@@ -43,7 +52,7 @@ import numpy as np
 import torch
 
 from ..keys import change_of_basis_2e
-from .cosmology import Cosmology, LinearPower, growth_rate
+from .cosmology import Cosmology, LinearPower, growth_rate, second_order_growth_rate
 from .galaxy_config import MODES, GalaxyConfig
 from .grid import (
     KGrid,
@@ -65,8 +74,12 @@ __all__ = [
     "CloudParams",
     "GalaxyConfig",
     "GalaxyGenerator",
+    "SecondOrderGenerator",
     "ZeldovichGenerator",
+    "cell_window",
     "make_generator",
+    "threshold_bias",
+    "weighted_selection_bias",
 ]
 
 _COB_2E = change_of_basis_2e(torch.float64).numpy()  # [5, 3, 3] e3nn 2e basis
@@ -74,11 +87,19 @@ _COB_2E = change_of_basis_2e(torch.float64).numpy()  # [5, 3, 3] e3nn 2e basis
 
 @dataclass(frozen=True)
 class CloudParams:
-    """The labels of one cloud: Ωm, σ8 and the galaxy bias b."""
+    """The labels of one cloud: Ωm, σ8, the large-scale bias b its points show (requested, or
+    predicted by the mode's bias model) and the nuisance parameters Ωb, h, n_s."""
 
     omega_m: float
     sigma_8: float
     bias: float
+    omega_b: float = 0.049
+    h: float = 0.6711
+    n_s: float = 0.9624
+
+    @property
+    def cosmology(self) -> Cosmology:
+        return Cosmology(self.omega_m, self.sigma_8, self.h, self.omega_b, self.n_s)
 
 
 @dataclass
@@ -169,11 +190,29 @@ class GalaxyGenerator:
         ss_params, ss_noise = np.random.SeedSequence([self.seed, int(index)]).spawn(2)
         rp = np.random.default_rng(ss_params)
         c = self.config
-        om = rp.uniform(*c.omega_m)
-        s8 = rp.uniform(*c.sigma_8)
+        om = float(rp.uniform(*c.omega_m))
+        s8 = float(rp.uniform(*c.sigma_8))
         b = rp.uniform(*c.bias) if isinstance(c.bias, tuple) else c.bias
+        nuisance = {
+            k: float(rp.uniform(*v) if isinstance(v, tuple) else v)
+            for k, v in (("omega_b", c.omega_b), ("h", c.h), ("n_s", c.n_s))
+        }
         noise = CloudNoise.draw(np.random.default_rng(ss_noise), c.grid, c.num_points, self.uniform_key)
-        return CloudParams(float(om), float(s8), float(b)), noise
+        if isinstance(b, str):
+            b = self.model_bias(CloudParams(om, s8, math.nan, **nuisance))
+        return CloudParams(om, s8, float(b), **nuisance), noise
+
+    def model_bias(self, params: CloudParams) -> float:
+        """The bias of ``params``' cosmology under the config's bias model (``"halo"``: the
+        abundance-matched bias of :func:`gdl.data.halos.abundance_matched_bias` at the number
+        density ``num_points / box_size**3``)."""
+        c = self.config
+        if c.bias != "halo":
+            raise ValueError(f"{type(self).__name__} has no bias model {c.bias!r}")
+        from .halos import abundance_matched_bias
+
+        pk = LinearPower(params.cosmology, c.power)
+        return abundance_matched_bias(params.cosmology, c.num_points / c.box_size**3, power=pk).bias
 
     def __call__(self, index: int) -> Cloud:
         return self.realize(*self.draw(index))
@@ -182,11 +221,16 @@ class GalaxyGenerator:
     def power_grid(self, params: CloudParams) -> np.ndarray:
         """Linear :math:`P(k)(1 + \\varepsilon\\mu^2)` on the half-grid (0 at k = 0)."""
         c = self.config
-        pk = LinearPower(Cosmology(params.omega_m, params.sigma_8, c.h, c.omega_b, c.n_s))
-        p = self.kgrid.radial(pk)
+        p = self.kgrid.radial(LinearPower(params.cosmology, c.power))
         if c.anisotropy:
             p = p * (1.0 + c.anisotropy * self.kgrid.mu2())
         return p
+
+    def linear_field(self, params: CloudParams, noise: CloudNoise) -> np.ndarray:
+        """The cloud's linear matter field :math:`\\delta_L(\\mathbf k)` on the ``rfftn`` half-grid,
+        normalised as a continuous Fourier transform (:math:`E|\\delta_L|^2 = V P(k)`)."""
+        dv = self.kgrid.cell**3
+        return rfftn(noise.white) * np.sqrt(self.power_grid(params) / dv) * dv
 
     def realize(self, params: CloudParams, noise: CloudNoise) -> Cloud:
         """Turn parameters and noise into a :class:`Cloud`."""
@@ -206,10 +250,12 @@ class GalaxyGenerator:
         psi = fields[..., :3]
         rms = math.sqrt(float(np.mean(fields[..., 3:] ** 2)))
         # clipped: (fraction of modes, fraction of power) clipped by the lognormal transform
-        pos, sample_at, density, clipped = self.place(params, noise, wk, power, psi)
+        pos, sample_at, density, clipped, extra_velocity = self.place(params, noise, wk, power, psi)
         f = growth_rate(params.omega_m)
         at_points = cic_read(fields, sample_at, c.box_size, channels_last=True)  # [n, 8]
         vel = 100.0 * f * at_points[:, :3] + c.velocity_dispersion * noise.dispersion
+        if extra_velocity is not None:  # 2LPT: 100 f₂ ψ⁽²⁾ at the points
+            vel = vel + extra_velocity
         shape = -c.alignment * at_points[:, 3:] / (rms if rms > 0 else 1.0)
         shape = shape + c.shape_noise * noise.shape_noise
         if c.rsd:
@@ -228,14 +274,21 @@ class GalaxyGenerator:
         tidal = [_contract_2e(m, kg) * smooth for m in range(5)]
         return np.stack([np.broadcast_to(a, kg.shape) for a in psi + tidal], axis=-1).astype(np.complex128)
 
+    @functools.cached_property
+    def _cell_window(self) -> np.ndarray:
+        return cell_window(self.kgrid)
+
     def place(
         self, params: CloudParams, noise: CloudNoise, wk: np.ndarray, power: np.ndarray, psi: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float], np.ndarray | None]:
         """Lognormal points from the white noise ``wk`` (Fourier), the linear ``power`` on the
         half-grid and the displacement ``psi [N, N, N, 3]``. Returns ``(positions, where
-        velocities and shapes are read, density, (clipped modes, clipped power))``."""
+        velocities and shapes are read, density, (clipped modes, clipped power), velocity added
+        to the linear one or None)``."""
         kg = self.kgrid
-        pg, clipped_modes, clipped_power = lognormal_spectrum(params.bias**2 * power, kg)
+        # the cell window is divided out of the grid's target, so that points placed uniformly
+        # inside the cells have the power b²P(k) (module docstring)
+        pg, clipped_modes, clipped_power = lognormal_spectrum(params.bias**2 * power / self._cell_window, kg)
         g = irfftn(wk * np.sqrt(pg / kg.cell**3), kg.n)
         rho = np.exp(g - g.max())  # the exp(-σ_G²/2) factor cancels in the normalisation below
         rho /= rho.mean()
@@ -246,7 +299,16 @@ class GalaxyGenerator:
         cdf /= cdf[-1]
         cells = order[np.minimum(np.searchsorted(cdf, noise.choice, side="right"), cdf.size - 1)]
         pos = (np.stack(np.unravel_index(cells, rho.shape), axis=1) + noise.offset) * kg.cell
-        return pos, pos, rho, (clipped_modes, clipped_power)
+        return pos, pos, rho, (clipped_modes, clipped_power), None
+
+
+def cell_window(kg: KGrid) -> np.ndarray:
+    r"""Power window of a point placed uniformly inside its cell, on the half-grid:
+    :math:`\prod_a \mathrm{sinc}^2(k_a\Delta/2)`."""
+    w = np.ones(kg.shape)
+    for k in kg.k:
+        w = w * np.sinc(k * kg.cell / (2 * np.pi)) ** 2
+    return w
 
 
 def _contract_2e(m: int, kg: KGrid) -> np.ndarray:
@@ -259,32 +321,175 @@ def _contract_2e(m: int, kg: KGrid) -> np.ndarray:
     return out
 
 
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(96)
+_GH_W = _GH_W / _GH_W.sum()  # E[g(x)], x ~ N(0, 1)
+
+
+def _selection_stats(beta_sigma: float, frac: float) -> tuple[float, float]:
+    """For weights :math:`w = e^{\\beta\\sigma x - \\beta^2\\sigma^2/2}` (x ~ N(0, 1), mean 1) and
+    the Poissonised weighted sampling without replacement of a fraction ``frac`` of the cells
+    (cell kept with probability :math:`p = 1 - e^{-t w}`, t fixed by E[p] = frac), returns
+    ``(E[p x] / E[p], t)``: the Lagrangian bias times σ."""
+    from scipy.optimize import brentq
+
+    lw = beta_sigma * _GH_X - 0.5 * beta_sigma**2
+    lw = lw - lw.max()
+
+    def mean_p(log_t: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(_GH_W @ -np.expm1(-np.exp(log_t + lw))) - frac
+
+    with np.errstate(over="ignore"):
+        log_t = brentq(mean_p, -60.0 - abs(beta_sigma) * 40.0, 60.0 + abs(beta_sigma) * 40.0, xtol=1e-12)
+        p = -np.expm1(-np.exp(log_t + lw))
+    return float(_GH_W @ (p * _GH_X)) / float(_GH_W @ p), log_t
+
+
+def weighted_selection_bias(beta: float, sigma: float, frac: float) -> float:
+    """Lagrangian linear bias :math:`b_L` of the Zel'dovich mode's selection (weights
+    :math:`e^{\\beta\\delta}`, a fraction ``frac`` of cells drawn without replacement) for a
+    Gaussian cell field of rms ``sigma`` (Stein's lemma: :math:`b_L = E[p\\,\\delta]/(\\sigma^2 E[p])`).
+    Tends to β when ``frac`` → 0 and to :func:`threshold_bias` when β → ∞."""
+    return _selection_stats(beta * sigma, frac)[0] / sigma
+
+
+def threshold_bias(sigma: float, frac: float) -> float:
+    """Lagrangian linear bias of the cells above the threshold ν σ that keeps a fraction ``frac``
+    of a Gaussian field of rms ``sigma`` (Kaiser 1984): :math:`b_L = \\varphi(\\nu)/(\\sigma\\,(1 -
+    \\Phi(\\nu)))`, :math:`1 - \\Phi(\\nu) = ` ``frac``."""
+    from scipy.stats import norm
+
+    nu = norm.isf(frac)
+    return float(norm.pdf(nu) / (sigma * frac))
+
+
 class ZeldovichGenerator(GalaxyGenerator):
     """Zel'dovich clouds: ``n`` distinct Lagrangian cells drawn without replacement with weights
-    :math:`e^{(b-1)\\delta_L}` (exponential keys ``-ln(key)/weight``, Efraimidis & Spirakis 2006),
-    a uniform point ``q`` in each, moved to ``q + ψ(q)``; velocities and shapes are read at ``q``."""
+    :math:`e^{\\beta\\delta_L}` (exponential keys ``-ln(key)/weight``, Efraimidis & Spirakis 2006),
+    a uniform point ``q`` in each, moved to ``q + ψ(q)``; velocities and shapes are read at ``q``.
+
+    The bias. The Lagrangian bias of the selection is :func:`weighted_selection_bias` (β when
+    ``n`` ≪ N³, less when the sampling without replacement saturates), the Eulerian bias of the
+    displaced points :math:`b = 1 + b_L`; β is solved for so that ``b`` is the requested bias. A
+    bias that no β reaches with ``n`` of the N³ cells (above ``1 + threshold_bias``) is an error.
+    """
 
     mode = "zeldovich"
     uniform_key = True
 
+    def cell_sigma(self, power: np.ndarray) -> float:
+        """rms of the Gaussian cell field δ of half-grid ``power`` (its ξ at zero lag)."""
+        return math.sqrt(float(irfftn(power / self.kgrid.cell**3, self.kgrid.n)[0, 0, 0]))
+
+    def weight_exponent(self, params: CloudParams, power: np.ndarray) -> float:
+        """β of the weights :math:`e^{\\beta\\delta}` that gives the bias ``params.bias``."""
+        from scipy.optimize import brentq
+
+        c = self.config
+        sigma = self.cell_sigma(power)
+        frac = c.num_points / c.grid**3
+        target = params.bias - 1.0
+        # |β σ| <= 25 reaches within ~1% of the threshold limit (sharper weights are not resolved
+        # by the quadrature of weighted_selection_bias)
+        lo, hi = (weighted_selection_bias(s * 25.0 / sigma, sigma, frac) for s in (-1.0, 1.0))
+        if not lo < target < hi:
+            raise ValueError(
+                f"bias {params.bias:.4g} needs more tracers than grid cells allow: {c.num_points} points "
+                f"drawn from {c.grid}^3 cells show a bias between {1 + lo:.4g} and {1 + hi:.4g} at this "
+                f"cosmology (Ωm={params.omega_m:.3g}, σ8={params.sigma_8:.3g}); raise grid, lower "
+                "num_points or request a bias in that range"
+            )
+        return brentq(
+            lambda beta: weighted_selection_bias(beta, sigma, frac) - target,
+            -25.0 / sigma,
+            25.0 / sigma,
+            xtol=1e-10,
+        )
+
     def place(
         self, params: CloudParams, noise: CloudNoise, wk: np.ndarray, power: np.ndarray, psi: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float], np.ndarray | None]:
         c, kg = self.config, self.kgrid
         delta = irfftn(wk * np.sqrt(power / kg.cell**3), kg.n)
-        weight = np.exp((params.bias - 1.0) * (delta - delta.max()))
+        beta = self.weight_exponent(params, power)
+        weight = np.exp(beta * (delta - (delta.max() if beta > 0 else delta.min())))
         weight /= weight.mean()
         keys = -np.log(noise.key.ravel()) / weight.ravel()
         n = c.num_points
-        chosen = np.argpartition(keys, n - 1)[:n] if n < keys.size else np.arange(keys.size)
+        chosen = np.argpartition(keys, n - 1)[:n]
         chosen = chosen[np.argsort(keys[chosen], kind="stable")]
         q = (np.stack(np.unravel_index(chosen, weight.shape), axis=1) + noise.offset) * kg.cell
         q = wrap_positions(q, c.box_size)
         pos = q + cic_read(psi, q, c.box_size, channels_last=True)
-        return pos, q, weight, (0.0, 0.0)
+        return pos, q, weight, (0.0, 0.0), None
 
 
-GENERATORS: dict[str, type[GalaxyGenerator]] = {"lognormal": GalaxyGenerator, "zeldovich": ZeldovichGenerator}
+class SecondOrderGenerator(ZeldovichGenerator):
+    """2LPT clouds with tracers chosen by a Lagrangian threshold: the ``n`` cells of highest linear
+    density δ (the grid's cell field) hold one tracer each, uniform inside the cell at ``q``, moved
+    to :math:`x = q + \\psi^{(1)}(q) + \\psi^{(2)}(q)` with
+    :math:`\\psi^{(2)}(k) = \\tfrac37\\, i\\mathbf k\\, S(k)/k^2`,
+    :math:`S = \\sum_{i<j}(\\phi_{,ii}\\phi_{,jj} - \\phi_{,ij}^2)`, :math:`\\phi_{,ij} = k_ik_j\\delta/k^2`
+    (Bouchet et al. 1995; Scoccimarro 1998), velocities :math:`100(f_1\\psi^{(1)} + f_2\\psi^{(2)})`.
+
+    The bias is predicted from the selection (``bias="selection"``): the Kaiser (1984) threshold
+    bias :math:`b_L` of :func:`threshold_bias` for the rms σ of the cell field and the fraction
+    n/N³ of cells kept, and :math:`b = 1 + b_L` for the displaced points; it follows the cosmology
+    (b·σ8 is nearly constant), like haloes at fixed number density."""
+
+    mode = "2lpt"
+    uniform_key = True
+
+    def model_bias(self, params: CloudParams) -> float:
+        c = self.config
+        sigma = self.cell_sigma(self.power_grid(params))
+        return 1.0 + threshold_bias(sigma, c.num_points / c.grid**3)
+
+    @functools.cached_property
+    def _tidal_kernels(self) -> np.ndarray:
+        """``[N, N, N//2+1, 6]``: :math:`k_ik_j/k^2` for (xx, yy, zz, xy, xz, yz), Nyquist-free."""
+        kg = self.kgrid
+        pairs = [(0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)]
+        return np.stack(
+            [np.broadcast_to(kg.kd[i] * kg.kd[j] * kg.inv_k2, kg.shape) for i, j in pairs], axis=-1
+        ).astype(np.float64)
+
+    def place(
+        self, params: CloudParams, noise: CloudNoise, wk: np.ndarray, power: np.ndarray, psi: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float], np.ndarray | None]:
+        c, kg = self.config, self.kgrid
+        delta_k = wk * np.sqrt(power / kg.cell**3)
+        delta = irfftn(delta_k, kg.n)
+        t = irfftn(delta_k[..., None] * self._tidal_kernels, kg.n, axes=(0, 1, 2))
+        source = (
+            t[..., 0] * t[..., 1]
+            + t[..., 0] * t[..., 2]
+            + t[..., 1] * t[..., 2]
+            - t[..., 3] ** 2
+            - t[..., 4] ** 2
+            - t[..., 5] ** 2
+        )
+        psi_kernel = self._kernels[..., :3]
+        psi2 = (3.0 / 7.0) * irfftn(rfftn(source)[..., None] * psi_kernel, kg.n, axes=(0, 1, 2))
+        n = c.num_points
+        flat = delta.ravel()
+        chosen = np.argpartition(-flat, n - 1)[:n]
+        chosen = chosen[np.argsort(-flat[chosen], kind="stable")]
+        q = (np.stack(np.unravel_index(chosen, delta.shape), axis=1) + noise.offset) * kg.cell
+        q = wrap_positions(q, c.box_size)
+        both = cic_read(np.concatenate([psi, psi2], axis=-1), q, c.box_size, channels_last=True)
+        pos = q + both[:, :3] + both[:, 3:]
+        extra_velocity = 100.0 * second_order_growth_rate(params.omega_m) * both[:, 3:]
+        selected = np.zeros(delta.size)
+        selected[chosen] = 1.0
+        return pos, q, selected.reshape(delta.shape), (0.0, 0.0), extra_velocity
+
+
+GENERATORS: dict[str, type[GalaxyGenerator]] = {
+    "lognormal": GalaxyGenerator,
+    "zeldovich": ZeldovichGenerator,
+    "2lpt": SecondOrderGenerator,
+}
 assert set(GENERATORS) == set(MODES)
 
 

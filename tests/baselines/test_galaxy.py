@@ -31,7 +31,7 @@ def test_run_rejects_too_few_clouds():
 @pytest.mark.slow
 def test_full_run_meets_the_targets():
     """The issue's acceptance run: 400 train / 100 test clouds of 5000 points at fixed bias."""
-    result = run(400, 100, progress=False)
+    result = run(400, 100, config=dict(bias=2.0), progress=False)
     r2 = {(r["method"].split(" (")[0], r["target"]): r["r2"] for r in result["rows"]}
     assert r2[("two-point function + least squares", "omega_m")] >= 0.6
     assert r2[("two-point function + least squares", "sigma_8")] >= 0.6
