@@ -27,7 +27,9 @@ class InvariantNet(ScalarModelBase):
         y = \mathrm{Readout}\big(h^L, r_{ij}, v\big)
 
     The layers share one radial embedding (``num_basis`` Gaussians on ``[0, cutoff]`` with a cosine
-    cutoff). Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
+    cutoff), computed once per forward pass (:meth:`~gdl.nn.InvariantConv.edge_features`) and handed
+    to every layer. The Gaussians' tails are exact zeros below the smallest normal float
+    (:class:`~gdl.nn.GaussianBasis`), so no subnormal numbers slow the products down. Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
     and are given to the readout as equivariant node vectors. What can be predicted is decided by
     the injected ``readout``: :class:`~gdl.nn.ScalarizationReadout` (default) gives ``0e``, ``1o``,
     ``2e``; :class:`~gdl.nn.InvariantReadout` gives ``0e`` only, and the model then refuses ``1o``/``2e``
@@ -84,6 +86,9 @@ class InvariantNet(ScalarModelBase):
         if self.vector_norms is not None and vel is not None:
             h = h + self.vector_norms((vel * vel).sum(-1))  # invariants |v|^2
         r = self.edge_vectors(data)
+        if len(self.convs):
+            # lengths, Gaussians and cutoff once for all layers (they share one radial embedding)
+            basis, cutoff = self.convs[0].edge_features(r)
         for conv in self.convs:
-            h = conv(h, pos, edge_index, edge_vec=r)
+            h = conv(h, pos, edge_index, edge_basis=basis, edge_cutoff=cutoff)
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

@@ -25,16 +25,27 @@ __all__ = ["BesselBasis", "CosineCutoff", "GaussianBasis", "PolynomialCutoff", "
 class GaussianBasis(nn.Module):
     r"""Gaussian radial basis (SchNet, Schütt et al. 2017).
 
+    Far from its centre a Gaussian falls below the smallest normal float (``1.2e-38`` in float32:
+    :math:`\gamma (d - \mu_k)^2 > 87.3`); with SchNet's 50 Gaussians on ``[0, 5]`` about 4% of the
+    values of a QM9 batch are then subnormal numbers, which many CPUs multiply tens of times more
+    slowly than normal ones (in this basis, the filter network's products and their gradients).
+    With ``exact_zero_tails`` (default) those values are exact zeros instead: the change is below the
+    smallest normal float (far below float tolerance), and no global flush-to-zero setting is needed.
+
     Args:
         num_basis: number of Gaussians. Default ``16``.
         cutoff: the last centre. Default ``5.0``.
         start: the first centre. Default ``0.0``.
+        exact_zero_tails: return 0 where :math:`e_k(d)` would be below the smallest normal number of
+            the dtype (``torch.finfo(dtype).tiny``). Default ``True``.
 
     Shapes:
         ``[E] -> [E, num_basis]``
     """
 
-    def __init__(self, num_basis: int = 16, cutoff: float = 5.0, start: float = 0.0):
+    def __init__(
+        self, num_basis: int = 16, cutoff: float = 5.0, start: float = 0.0, exact_zero_tails: bool = True
+    ):
         super().__init__()
         if num_basis < 1 or cutoff <= start:
             raise ValueError(f"need num_basis >= 1 and cutoff > start, got {num_basis}, {cutoff}, {start}")
@@ -42,13 +53,20 @@ class GaussianBasis(nn.Module):
         self.register_buffer("centers", torch.linspace(start, cutoff, num_basis), persistent=False)
         spacing = (cutoff - start) / max(num_basis - 1, 1)
         self.gamma = 0.5 / spacing**2
+        self.exact_zero_tails = bool(exact_zero_tails)
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.gamma * (d.unsqueeze(-1) - self.centers.to(d.dtype)) ** 2)
+        a = self.gamma * (d.unsqueeze(-1) - self.centers.to(d.dtype)) ** 2
+        if self.exact_zero_tails:
+            # exp(-inf) = 0 exactly, and its gradient is 0: no subnormal result in either pass
+            a = torch.where(a < -math.log(torch.finfo(d.dtype).tiny), a, math.inf)
+        return torch.exp(-a)
 
     def __repr__(self) -> str:
         return (
-            f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, start={self.start})"
+            f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, start={self.start}"
+            + ("" if self.exact_zero_tails else ", exact_zero_tails=False")
+            + ")"
         )
 
 

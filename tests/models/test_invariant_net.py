@@ -61,3 +61,28 @@ def test_bad_inputs_raise_clear_errors():
         model(batch)
     with pytest.raises(ValueError, match="reduce must be 'sum' or 'mean'"):
         InvariantNet(["homo"], reduce="max")
+
+
+def test_edge_features_are_computed_once_and_match_per_layer_computation():
+    torch.manual_seed(0)
+    model = InvariantNet(["U0"], hidden_channels=8, num_layers=3)
+    batch = random_molecules(3, 4, 7, 5, seed=0, dtype=torch.float32)
+    calls = []
+    handle = model.convs[0].radial.basis.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        out = model(batch)["U0"]
+        assert len(calls) == 1  # one Gaussian basis per forward pass, for three layers
+        # the old per-layer path: every layer computes lengths, basis and cutoff itself
+        h = model.embed(batch)
+        r = model.edge_vectors(batch)
+        for conv in model.convs:
+            h = conv(h, batch.pos, batch.edge_index, edge_vec=r)
+        ref = model.readout(h, batch.edge_index, r, model.batch_vector(batch), model.num_graphs(batch))["U0"]
+    handle.remove()
+    assert torch.equal(out, ref)
+    conv = model.convs[0]
+    basis, cutoff = conv.edge_features(r)
+    with pytest.raises(ValueError, match="edge_basis must have shape"):
+        conv(h, batch.pos, batch.edge_index, edge_basis=basis[:, :3], edge_cutoff=cutoff)
+    with pytest.raises(ValueError, match="edge_cutoff must be given"):
+        conv(h, batch.pos, batch.edge_index, edge_basis=basis)

@@ -52,7 +52,10 @@ class InvariantConv(MessagePassing):
 
     Shapes:
         - **input:** ``x [N, F]`` (invariant), ``pos [N, 3]`` (position), ``edge_index [2, E]``,
-          ``edge_vec [E, 3]`` (1o, optional), ``edge_attr [E, edge_dim]`` (invariant, optional)
+          ``edge_vec [E, 3]`` (1o, optional), ``edge_attr [E, edge_dim]`` (invariant, optional),
+          ``edge_basis [E, num_basis]`` and ``edge_cutoff [E]`` (invariant, optional: the output of
+          :meth:`edge_features`, which a model computes once per forward pass for all its layers;
+          given, they are checked for shape only and ``pos``/``edge_vec`` are not read)
         - **output:** ``x' [N, F]`` (invariant)
     """
 
@@ -100,20 +103,51 @@ class InvariantConv(MessagePassing):
         edge_index: torch.Tensor,
         edge_vec: torch.Tensor | None = None,
         edge_attr: torch.Tensor | None = None,
+        edge_basis: torch.Tensor | None = None,
+        edge_cutoff: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; validates pos/edges
         n = pos.shape[0]
+        if edge_basis is None:
+            r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; validates pos/edges
+            edge_basis, edge_cutoff = self.edge_features(r)
+        else:
+            self._check_edge_features(edge_basis, edge_cutoff, edge_index)
         check_features(x, n, self.channels, "x")
-        d = safe_norm(r)  # [E]
-        e = self.radial.basis(d)  # [E, num_basis]
-        check_edge_attr(edge_attr, r.shape[0], self.edge_dim, "InvariantConv")
+        e = edge_basis  # [E, num_basis]
+        check_edge_attr(edge_attr, e.shape[0], self.edge_dim, "InvariantConv")
         if edge_attr is not None:
             e = torch.cat([e, edge_attr.to(e.dtype)], dim=-1)
         w = self.filter_net(e)  # [E, num_filters]
-        if self.radial.cutoff_fn is not None:
-            w = w * self.radial.cutoff_fn(d).unsqueeze(-1)
+        if edge_cutoff is not None:
+            w = w * edge_cutoff.unsqueeze(-1)
         agg = self.propagate(edge_index, x=self.lin_in(x), w=w, size=(n, n))  # [N, num_filters]
         return x + self.out_mlp(agg)
+
+    def edge_features(self, edge_vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(basis [E, num_basis], cutoff [E] or None)`` of the edge lengths: what every layer
+        sharing this radial embedding needs, computed once."""
+        d = safe_norm(edge_vec)  # [E]
+        cutoff = self.radial.cutoff_fn(d) if self.radial.cutoff_fn is not None else None
+        return self.radial.basis(d), cutoff
+
+    def _check_edge_features(
+        self, edge_basis: torch.Tensor, edge_cutoff: torch.Tensor | None, edge_index: torch.Tensor
+    ) -> None:
+        num_edges = edge_index.shape[1]
+        if edge_basis.dim() != 2 or edge_basis.shape != (num_edges, self.radial.num_basis):
+            raise ValueError(
+                f"InvariantConv: edge_basis must have shape [{num_edges}, {self.radial.num_basis}], "
+                f"got {tuple(edge_basis.shape)}"
+            )
+        if (edge_cutoff is None) != (self.radial.cutoff_fn is None):
+            raise ValueError(
+                "InvariantConv: edge_cutoff must be given exactly when the radial embedding has a cutoff "
+                f"({self.radial.cutoff_fn!r})"
+            )
+        if edge_cutoff is not None and edge_cutoff.shape != (num_edges,):
+            raise ValueError(
+                f"InvariantConv: edge_cutoff must have shape [{num_edges}], got {tuple(edge_cutoff.shape)}"
+            )
 
     def message(self, x_j: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return x_j * w
