@@ -29,7 +29,8 @@ class InvariantNet(ScalarModelBase):
     The layers share one radial embedding (``num_basis`` Gaussians on ``[0, cutoff]`` with a cosine
     cutoff), computed once per forward pass (:meth:`~gdl.nn.InvariantConv.edge_features`) and handed
     to every layer. The Gaussians' tails are exact zeros below the smallest normal float
-    (:class:`~gdl.nn.GaussianBasis`), so no subnormal numbers slow the products down. Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
+    (:class:`~gdl.nn.GaussianBasis`), so no subnormal numbers slow the products down.
+    Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
     and are given to the readout as equivariant node vectors. What can be predicted is decided by
     the injected ``readout``: :class:`~gdl.nn.ScalarizationReadout` (default) gives ``0e``, ``1o``,
     ``2e``; :class:`~gdl.nn.InvariantReadout` gives ``0e`` only, and the model then refuses ``1o``/``2e``
