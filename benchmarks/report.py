@@ -10,9 +10,9 @@ which the JSON record keeps):
 * ratios (``RATIO <name> <value>`` lines): gdl throughput / peer throughput, peer memory / gdl
   memory; in the pairs section, the other model's median forward+backward time / gdl's (and
   ``<name>_forward``: the same for forward passes alone); FLOP rate / GEMM FLOP rate; eager step /
-  compiled step; time per edge at the largest cloud / time per edge at the one before. A ratio that cannot be measured is ``nan``; when a peer
-  ran out of memory its memory ratio is a lower bound ``>x`` (the peer's growth exceeded the
-  limit minus its resident size before the steps).
+  compiled step; time per edge at the largest cloud / time per edge at the one before. A ratio
+  that cannot be measured is ``nan``; when a peer ran out of memory its memory ratio is a lower
+  bound ``>x`` (the peer's growth exceeded the limit minus its resident size before the steps).
 """
 
 from __future__ import annotations
