@@ -74,6 +74,7 @@ class InvariantConv(MessagePassing):
                 f"InvariantConv: need channels >= 1, num_filters >= 1, edge_dim >= 0; got {channels}, "
                 f"{num_filters}, {edge_dim}"
             )
+        self._sum = isinstance(self.aggr, str) and self.aggr in ("add", "sum")
         self.channels = int(channels)
         self.num_filters = int(num_filters or channels)
         self.edge_dim = int(edge_dim)
@@ -117,11 +118,26 @@ class InvariantConv(MessagePassing):
         check_edge_attr(edge_attr, e.shape[0], self.edge_dim, "InvariantConv")
         if edge_attr is not None:
             e = torch.cat([e, edge_attr.to(e.dtype)], dim=-1)
-        w = self.filter_net(e)  # [E, num_filters]
+        w = self.edge_filter(e, edge_cutoff)  # [E, num_filters]
+        if self._sum:  # a gather, a product and an index_add, without propagate's bookkeeping
+            j, i = edge_index[0], edge_index[1]
+            msg = self.lin_in(x).index_select(0, j) * w  # (U h_j) * W_ij, [E, num_filters]
+            agg = msg.new_zeros(n, msg.shape[1]).index_add_(0, i, msg)  # [N, num_filters]
+        else:  # another aggregation passed through **kwargs
+            agg = self.propagate(edge_index, x=self.lin_in(x), w=w, size=(n, n))
+        return x + self.out_mlp(agg)
+
+    def edge_filter(self, e: torch.Tensor, edge_cutoff: torch.Tensor | None) -> torch.Tensor:
+        r"""The filters :math:`W_{ij} = \phi_W(e_{ij})\, c(d_{ij})`: ``[E, in] -> [E, num_filters]``.
+        The shift of the shifted softplus is folded into the bias of the second layer,
+        :math:`W(\mathrm{softplus}(u) - \log 2) + b = W \mathrm{softplus}(u) + (b - \log 2\, W 1)`
+        (the same function, one pass over the ``[E, num_filters]`` tensor fewer)."""
+        lin1, lin2 = self.filter_net[0], self.filter_net[2]
+        bias = lin2.bias - math.log(2.0) * lin2.weight.sum(dim=1)
+        w = F.linear(F.softplus(lin1(e)), lin2.weight, bias)
         if edge_cutoff is not None:
             w = w * edge_cutoff.unsqueeze(-1)
-        agg = self.propagate(edge_index, x=self.lin_in(x), w=w, size=(n, n))  # [N, num_filters]
-        return x + self.out_mlp(agg)
+        return w
 
     def edge_features(self, edge_vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(basis [E, num_basis], cutoff [E] or None)`` of the edge lengths: what every layer
