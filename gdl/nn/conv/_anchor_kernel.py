@@ -103,15 +103,19 @@ def chunked_edge_sum(
     out = source.new_zeros(num_nodes, num_anchors, max(probe.shape[2], source.shape[2]))
     step = max(1, chunk_pairs // max(num_anchors, 1))
 
-    def block(r: torch.Tensor, src_index: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
-        return kernel(r) * src.index_select(0, src_index)
+    def block(
+        r: torch.Tensor, src_index: torch.Tensor, dst_index: torch.Tensor, src: torch.Tensor
+    ) -> torch.Tensor:
+        # the chunk's messages summed into a partial [N, A, C] inside the recomputed region: nothing
+        # of size [Ec, A, C] outlives the chunk (an index_add outside would keep its source)
+        msg = kernel(r) * src.index_select(0, src_index)
+        return msg.new_zeros(out.shape).index_add_(0, dst_index, msg)
 
     recompute = torch.is_grad_enabled()
     for start in range(0, num_edges, step):
         r, jc, ic = edge_vec[start : start + step], j[start : start + step], i[start : start + step]
         if recompute:
-            msg = checkpoint(block, r, jc, source, use_reentrant=False)
+            out = out + checkpoint(block, r, jc, ic, source, use_reentrant=False)
         else:
-            msg = block(r, jc, source)
-        out.index_add_(0, ic, msg)
+            out.index_add_(0, ic, kernel(r) * source.index_select(0, jc))
     return out
