@@ -14,7 +14,30 @@ from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
 from ._scalar_common import ScalarModelBase
 
-__all__ = ["InvariantNet"]
+__all__ = ["InvariantNet", "node_pairs"]
+
+
+def node_pairs(
+    edge_index: torch.Tensor, num_nodes: int, symmetric_lengths: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(first [P], pair_index [E])``: for the unordered node pairs of the edges, one edge of each
+    (``first``) and the pair of every edge, so that what depends only on an edge's length is computed
+    once per pair; ``(None, None)`` when it would not save anything (no pair has two edges), when the
+    lengths are not a function of the pair (given ``edge_vec``, e.g. periodic images:
+    ``symmetric_lengths=False``) and under ``torch.compile`` (data-dependent sizes).
+
+    The two directions ``pos[j] - pos[i]`` and ``pos[i] - pos[j]`` are exact negations, so the
+    lengths, and everything computed from them, are bit-identical."""
+    if not symmetric_lengths or torch.compiler.is_compiling() or edge_index.shape[1] == 0:
+        return None, None
+    j, i = edge_index[0], edge_index[1]
+    key = torch.minimum(i, j) * num_nodes + torch.maximum(i, j)
+    pairs, pair_index = torch.unique(key, return_inverse=True)
+    if pairs.shape[0] == key.shape[0]:
+        return None, None
+    arange = torch.arange(key.shape[0], device=key.device)
+    first = torch.full_like(pairs, key.shape[0]).scatter_reduce_(0, pair_index, arange, "amin")
+    return first, pair_index
 
 
 class InvariantNet(ScalarModelBase):
@@ -88,8 +111,10 @@ class InvariantNet(ScalarModelBase):
             h = h + self.vector_norms((vel * vel).sum(-1))  # invariants |v|^2
         r = self.edge_vectors(data)
         if len(self.convs):
-            # lengths, Gaussians and cutoff once for all layers (they share one radial embedding)
-            basis, cutoff = self.convs[0].edge_features(r)
+            # lengths, Gaussians and cutoff once for all layers (they share one radial embedding),
+            # and once per node pair: both directions of an edge have the same length
+            first, pair_index = node_pairs(edge_index, pos.shape[0], getattr(data, "edge_vec", None) is None)
+            basis, cutoff = self.convs[0].edge_features(r if first is None else r.index_select(0, first))
         for conv in self.convs:
-            h = conv(h, pos, edge_index, edge_basis=basis, edge_cutoff=cutoff)
+            h = conv(h, pos, edge_index, edge_basis=basis, edge_cutoff=cutoff, pair_index=pair_index)
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

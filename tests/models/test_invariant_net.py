@@ -86,3 +86,27 @@ def test_edge_features_are_computed_once_and_match_per_layer_computation():
         conv(h, batch.pos, batch.edge_index, edge_basis=basis[:, :3], edge_cutoff=cutoff)
     with pytest.raises(ValueError, match="edge_cutoff must be given"):
         conv(h, batch.pos, batch.edge_index, edge_basis=basis)
+
+
+def test_filters_are_computed_once_per_node_pair():
+    from gdl.models.invariant_net import node_pairs
+
+    edge_index = torch.tensor([[0, 1, 1, 2, 0, 3], [1, 0, 2, 1, 3, 2]])  # 0-1 and 1-2 both ways
+    first, pair_index = node_pairs(edge_index, 4)
+    assert first.tolist() == [0, 4, 2, 5] and pair_index.tolist() == [0, 0, 2, 2, 1, 3]
+    assert node_pairs(edge_index[:, [0, 2, 4, 5]], 4) == (None, None)  # no pair twice: nothing saved
+    assert node_pairs(edge_index, 4, symmetric_lengths=False) == (None, None)  # given edge_vec
+    torch.manual_seed(0)
+    model = InvariantNet(["U0"], hidden_channels=8, num_layers=2)
+    batch = random_molecules(3, 4, 7, 5, seed=2, dtype=torch.float32)  # full graphs: every pair twice
+    rows = []
+    handle = model.convs[0].radial.basis.register_forward_hook(lambda m, a, out: rows.append(out.shape[0]))
+    out = model(batch)["U0"]
+    handle.remove()
+    assert rows == [batch.edge_index.shape[1] // 2]
+    # with edge_vec given (periodic images may differ per direction) every edge has its own filter
+    batch.edge_vec = batch.pos[batch.edge_index[0]] - batch.pos[batch.edge_index[1]]
+    handle = model.convs[0].radial.basis.register_forward_hook(lambda m, a, out: rows.append(out.shape[0]))
+    torch.testing.assert_close(model(batch)["U0"], out)
+    handle.remove()
+    assert rows[-1] == batch.edge_index.shape[1]

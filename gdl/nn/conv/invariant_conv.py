@@ -55,7 +55,10 @@ class InvariantConv(MessagePassing):
           ``edge_vec [E, 3]`` (1o, optional), ``edge_attr [E, edge_dim]`` (invariant, optional),
           ``edge_basis [E, num_basis]`` and ``edge_cutoff [E]`` (invariant, optional: the output of
           :meth:`edge_features`, which a model computes once per forward pass for all its layers;
-          given, they are checked for shape only and ``pos``/``edge_vec`` are not read)
+          given, they are checked for shape only and ``pos``/``edge_vec`` are not read);
+          ``pair_index [E]`` (optional, with them): ``edge_basis``/``edge_cutoff`` then hold one row
+          per node pair and edge ``e`` uses row ``pair_index[e]``, so that the filters of the two
+          directions of an edge are computed once (:meth:`gdl.models.InvariantNet.forward`)
         - **output:** ``x' [N, F]`` (invariant)
     """
 
@@ -106,19 +109,27 @@ class InvariantConv(MessagePassing):
         edge_attr: torch.Tensor | None = None,
         edge_basis: torch.Tensor | None = None,
         edge_cutoff: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         n = pos.shape[0]
         if edge_basis is None:
             r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; validates pos/edges
             edge_basis, edge_cutoff = self.edge_features(r)
         else:
-            self._check_edge_features(edge_basis, edge_cutoff, edge_index)
+            self._check_edge_features(edge_basis, edge_cutoff, edge_index, pair_index)
         check_features(x, n, self.channels, "x")
-        e = edge_basis  # [E, num_basis]
-        check_edge_attr(edge_attr, e.shape[0], self.edge_dim, "InvariantConv")
-        if edge_attr is not None:
-            e = torch.cat([e, edge_attr.to(e.dtype)], dim=-1)
-        w = self.edge_filter(e, edge_cutoff)  # [E, num_filters]
+        e = edge_basis  # [E, num_basis], or [P, num_basis] per pair
+        if pair_index is not None:
+            if edge_attr is not None:
+                raise ValueError(
+                    "InvariantConv: pair_index (filters per node pair) cannot be used with edge_attr"
+                )
+            w = self.edge_filter(e, edge_cutoff).index_select(0, pair_index)  # [E, num_filters]
+        else:
+            check_edge_attr(edge_attr, e.shape[0], self.edge_dim, "InvariantConv")
+            if edge_attr is not None:
+                e = torch.cat([e, edge_attr.to(e.dtype)], dim=-1)
+            w = self.edge_filter(e, edge_cutoff)  # [E, num_filters]
         if self._sum:  # a gather, a product and an index_add, without propagate's bookkeeping
             j, i = edge_index[0], edge_index[1]
             msg = self.lin_in(x).index_select(0, j) * w  # (U h_j) * W_ij, [E, num_filters]
@@ -147,9 +158,19 @@ class InvariantConv(MessagePassing):
         return self.radial.basis(d), cutoff
 
     def _check_edge_features(
-        self, edge_basis: torch.Tensor, edge_cutoff: torch.Tensor | None, edge_index: torch.Tensor
+        self,
+        edge_basis: torch.Tensor,
+        edge_cutoff: torch.Tensor | None,
+        edge_index: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
     ) -> None:
         num_edges = edge_index.shape[1]
+        if pair_index is not None:
+            if pair_index.shape != (num_edges,):
+                raise ValueError(
+                    f"InvariantConv: pair_index must have shape [{num_edges}], got {tuple(pair_index.shape)}"
+                )
+            num_edges = edge_basis.shape[0]  # one row per pair
         if edge_basis.dim() != 2 or edge_basis.shape != (num_edges, self.radial.num_basis):
             raise ValueError(
                 f"InvariantConv: edge_basis must have shape [{num_edges}, {self.radial.num_basis}], "
