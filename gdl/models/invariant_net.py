@@ -14,7 +14,28 @@ from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
 from ._scalar_common import ScalarModelBase
 
-__all__ = ["InvariantNet", "node_pairs"]
+__all__ = ["InvariantNet", "node_pairs", "symmetric_pair_nodes"]
+
+
+def symmetric_pair_nodes(
+    edge_index: torch.Tensor, first: torch.Tensor | None, pair_index: torch.Tensor | None
+) -> torch.Tensor | None:
+    """``[2, P]``: the nodes ``(a, b)`` of every pair of :func:`node_pairs` when each pair holds
+    exactly the two edges ``b -> a`` and ``a -> b`` (a symmetric graph without duplicate edges),
+    else ``None``."""
+    if first is None or pair_index is None or edge_index.shape[1] != 2 * first.shape[0]:
+        return None
+    counts = torch.bincount(pair_index, minlength=first.shape[0])
+    nodes = edge_index[:, first].flip(0)  # (target a, source b) of the first edge of each pair
+    # the two edges of a pair are opposite: their sources are a and b (not the same node twice)
+    sources = torch.zeros_like(counts).index_add_(0, pair_index, edge_index[0])
+    if (
+        bool((counts != 2).any())
+        or bool((nodes[0] == nodes[1]).any())
+        or bool((sources != nodes.sum(0)).any())
+    ):
+        return None
+    return nodes
 
 
 def node_pairs(
@@ -115,6 +136,15 @@ class InvariantNet(ScalarModelBase):
             # and once per node pair: both directions of an edge have the same length
             first, pair_index = node_pairs(edge_index, pos.shape[0], getattr(data, "edge_vec", None) is None)
             basis, cutoff = self.convs[0].edge_features(r if first is None else r.index_select(0, first))
+            nodes = symmetric_pair_nodes(edge_index, first, pair_index)
         for conv in self.convs:
-            h = conv(h, pos, edge_index, edge_basis=basis, edge_cutoff=cutoff, pair_index=pair_index)
+            h = conv(
+                h,
+                pos,
+                edge_index,
+                edge_basis=basis,
+                edge_cutoff=cutoff,
+                pair_index=pair_index,
+                pair_nodes=nodes,
+            )
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

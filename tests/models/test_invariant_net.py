@@ -79,7 +79,8 @@ def test_edge_features_are_computed_once_and_match_per_layer_computation():
             h = conv(h, batch.pos, batch.edge_index, edge_vec=r)
         ref = model.readout(h, batch.edge_index, r, model.batch_vector(batch), model.num_graphs(batch))["U0"]
     handle.remove()
-    assert torch.equal(out, ref)
+    # the same sums, per pair instead of per edge (symmetric graphs): float-tolerance equal
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
     conv = model.convs[0]
     basis, cutoff = conv.edge_features(r)
     with pytest.raises(ValueError, match="edge_basis must have shape"):
@@ -110,3 +111,26 @@ def test_filters_are_computed_once_per_node_pair():
     torch.testing.assert_close(model(batch)["U0"], out)
     handle.remove()
     assert rows[-1] == batch.edge_index.shape[1]
+
+
+def test_symmetric_graphs_form_messages_per_pair():
+    from gdl.models.invariant_net import node_pairs, symmetric_pair_nodes
+
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    first, pair_index = node_pairs(edge_index, 3)
+    assert symmetric_pair_nodes(edge_index, first, pair_index).tolist() == [[1, 2], [0, 1]]
+    duplicate = torch.tensor([[0, 0, 1, 2], [1, 1, 2, 1]])  # 0 -> 1 twice, never 1 -> 0
+    assert symmetric_pair_nodes(duplicate, *node_pairs(duplicate, 3)) is None
+    torch.manual_seed(0)
+    model = InvariantNet(["U0"], hidden_channels=8, num_layers=2)
+    batch = random_molecules(3, 4, 7, 5, seed=4)  # full graphs, float64
+    with default_dtype(torch.float64):
+        model = model.double()
+    assert symmetric_pair_nodes(batch.edge_index, *node_pairs(batch.edge_index, batch.num_nodes)) is not None
+    with torch.no_grad():
+        out = model(batch)["U0"]
+        h, r = model.embed(batch), model.edge_vectors(batch)
+        for conv in model.convs:  # per edge, no pairs
+            h = conv(h, batch.pos, batch.edge_index, edge_vec=r)
+        ref = model.readout(h, batch.edge_index, r, model.batch_vector(batch), model.num_graphs(batch))["U0"]
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)

@@ -58,7 +58,10 @@ class InvariantConv(MessagePassing):
           given, they are checked for shape only and ``pos``/``edge_vec`` are not read);
           ``pair_index [E]`` (optional, with them): ``edge_basis``/``edge_cutoff`` then hold one row
           per node pair and edge ``e`` uses row ``pair_index[e]``, so that the filters of the two
-          directions of an edge are computed once (:meth:`gdl.models.InvariantNet.forward`)
+          directions of an edge are computed once (:meth:`gdl.models.InvariantNet.forward`);
+          ``pair_nodes [2, P]`` (optional, with ``pair_index``): when every pair ``(a, b)`` holds
+          exactly the two edges ``b -> a`` and ``a -> b``, their nodes; the messages are then
+          formed per pair without gathering the filters onto the edges
         - **output:** ``x' [N, F]`` (invariant)
     """
 
@@ -110,6 +113,7 @@ class InvariantConv(MessagePassing):
         edge_basis: torch.Tensor | None = None,
         edge_cutoff: torch.Tensor | None = None,
         pair_index: torch.Tensor | None = None,
+        pair_nodes: torch.Tensor | None = None,
     ) -> torch.Tensor:
         n = pos.shape[0]
         if edge_basis is None:
@@ -119,6 +123,14 @@ class InvariantConv(MessagePassing):
             self._check_edge_features(edge_basis, edge_cutoff, edge_index, pair_index)
         check_features(x, n, self.channels, "x")
         e = edge_basis  # [E, num_basis], or [P, num_basis] per pair
+        if pair_nodes is not None and self._sum and edge_attr is None:
+            # every pair (a, b) has the edges b -> a and a -> b, which share the filter W_p
+            a, b = pair_nodes[0], pair_nodes[1]
+            w = self.edge_filter(e, edge_cutoff)  # [P, num_filters]
+            u = self.lin_in(x)
+            agg = u.new_zeros(n, w.shape[1]).index_add_(0, a, u.index_select(0, b) * w)
+            agg = agg.index_add_(0, b, u.index_select(0, a) * w)
+            return x + self.out_mlp(agg)
         if pair_index is not None:
             if edge_attr is not None:
                 raise ValueError(
