@@ -10,55 +10,11 @@ from torch import nn
 
 from ..keys import TargetLike
 from ..nn.conv.invariant_conv import InvariantConv
-from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding
+from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding, node_pairs, symmetric_pair_nodes
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
 from ._scalar_common import ScalarModelBase
 
-__all__ = ["InvariantNet", "node_pairs", "symmetric_pair_nodes"]
-
-
-def symmetric_pair_nodes(
-    edge_index: torch.Tensor, first: torch.Tensor | None, pair_index: torch.Tensor | None
-) -> torch.Tensor | None:
-    """``[2, P]``: the nodes ``(a, b)`` of every pair of :func:`node_pairs` when each pair holds
-    exactly the two edges ``b -> a`` and ``a -> b`` (a symmetric graph without duplicate edges),
-    else ``None``."""
-    if first is None or pair_index is None or edge_index.shape[1] != 2 * first.shape[0]:
-        return None
-    counts = torch.bincount(pair_index, minlength=first.shape[0])
-    nodes = edge_index[:, first].flip(0)  # (target a, source b) of the first edge of each pair
-    # the two edges of a pair are opposite: their sources are a and b (not the same node twice)
-    sources = torch.zeros_like(counts).index_add_(0, pair_index, edge_index[0])
-    if (
-        bool((counts != 2).any())
-        or bool((nodes[0] == nodes[1]).any())
-        or bool((sources != nodes.sum(0)).any())
-    ):
-        return None
-    return nodes
-
-
-def node_pairs(
-    edge_index: torch.Tensor, num_nodes: int, symmetric_lengths: bool = True
-) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """``(first [P], pair_index [E])``: for the unordered node pairs of the edges, one edge of each
-    (``first``) and the pair of every edge, so that what depends only on an edge's length is computed
-    once per pair; ``(None, None)`` when it would not save anything (no pair has two edges), when the
-    lengths are not a function of the pair (given ``edge_vec``, e.g. periodic images:
-    ``symmetric_lengths=False``) and under ``torch.compile`` (data-dependent sizes).
-
-    The two directions ``pos[j] - pos[i]`` and ``pos[i] - pos[j]`` are exact negations, so the
-    lengths, and everything computed from them, are bit-identical."""
-    if not symmetric_lengths or torch.compiler.is_compiling() or edge_index.shape[1] == 0:
-        return None, None
-    j, i = edge_index[0], edge_index[1]
-    key = torch.minimum(i, j) * num_nodes + torch.maximum(i, j)
-    pairs, pair_index = torch.unique(key, return_inverse=True)
-    if pairs.shape[0] == key.shape[0]:
-        return None, None
-    arange = torch.arange(key.shape[0], device=key.device)
-    first = torch.full_like(pairs, key.shape[0]).scatter_reduce_(0, pair_index, arange, "amin")
-    return first, pair_index
+__all__ = ["InvariantNet"]
 
 
 class InvariantNet(ScalarModelBase):

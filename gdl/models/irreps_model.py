@@ -16,6 +16,7 @@ from ..nn._checks import edge_vectors
 from ..nn.embedding import NodeEmbedding
 from ..nn.irreps import check_irreps_chain, so3_label, spherical_harmonics_irreps
 from ..nn.irreps_readout import REDUCTIONS, IrrepsReadout
+from ..nn.radial import node_pairs
 from ..nn.spherical_edge_embedding import SphericalEdgeEmbedding, default_radial
 from .base import GDLModel
 
@@ -147,19 +148,26 @@ class IrrepsModel(GDLModel):
         edge_index: torch.Tensor,
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Run the layers; ``edge_sh``/``edge_radial`` are shared by all of them."""
+        """Run the layers; ``edge_sh``/``edge_radial`` are shared by all of them (``edge_radial`` per
+        node pair when ``pair_index`` is given)."""
         for layer in self.layers:
-            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial)
+            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
         return h
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)
         pos, edge_index = data.pos, data.edge_index
         h = self.node_inputs(data)
-        edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
-        edge_sh, edge_radial = self.edge_embedding(edge_vec)
-        h = self.interact(h, pos, edge_index, edge_sh, edge_radial)
+        given = getattr(data, "edge_vec", None)
+        edge_vec = edge_vectors(pos, edge_index, given)
+        # the radial part depends only on the length: once per node pair (both directions share it)
+        first, pair_index = node_pairs(edge_index, pos.shape[0], given is None)
+        edge_sh = self.edge_embedding.spherical_harmonics(edge_vec)
+        r = edge_vec if first is None else edge_vec.index_select(0, first)
+        edge_radial = self.edge_embedding.radial(r.norm(dim=-1))
+        h = self.interact(h, pos, edge_index, edge_sh, edge_radial, pair_index)
         return self.readout(h, self.batch_vector(data), self.num_graphs(data))
 
     def extra_repr(self) -> str:

@@ -122,10 +122,11 @@ class SE3Transformer(IrrepsModel):
         edge_index: torch.Tensor,
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = self.projection(h)
         for layer in self.layers:
-            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial)
+            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
         return h
 
     def extra_repr(self) -> str:

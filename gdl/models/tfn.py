@@ -124,9 +124,12 @@ class TFN(IrrepsModel):
         edge_index: torch.Tensor,
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         for layer, residual in zip(self.layers, self.residuals):
-            h = residual(h, layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial))
+            h = residual(
+                h, layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
+            )
         return h
 
 

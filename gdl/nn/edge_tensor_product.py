@@ -20,6 +20,7 @@ __all__ = [
     "check_backend",
     "edge_tensor_product",
     "make_edge_tensor_product",
+    "resolve_pair_radial",
     "register_backend",
     "split_column_slices",
 ]
@@ -319,3 +320,27 @@ def tp_weight_index(dst: o3.TensorProduct, src: o3.TensorProduct, key) -> torch.
             raise ValueError(f"path {key(dst, ins)} has {n} weights in the source, {ins.path_shape} here")
         index += range(start, start + n)
     return torch.tensor(index, dtype=torch.long)
+
+
+def resolve_pair_radial(embedding, pos, edge_index, edge_vec, edge_sh, edge_radial, pair_index):
+    """``(edge_sh [E, sh], edge_radial)`` as ``SphericalEdgeEmbedding.resolve``; with ``pair_index
+    [E]`` the given ``edge_radial`` holds one row per node pair (:func:`gdl.nn.radial.node_pairs`)
+    and is checked against the number of pairs."""
+    if pair_index is None:
+        return embedding.resolve(pos, edge_index, edge_vec, edge_sh, edge_radial)
+    if edge_sh is None or edge_radial is None:
+        raise ValueError("pair_index needs the precomputed edge_sh [E, sh] and edge_radial [P, num_basis]")
+    if (
+        pair_index.shape != (edge_index.shape[1],)
+        or edge_radial.dim() != 2
+        or edge_radial.shape[1] != embedding.num_basis
+    ):
+        raise ValueError(
+            f"pair_index must have shape [{edge_index.shape[1]}] and edge_radial "
+            f"[P, {embedding.num_basis}], got {tuple(pair_index.shape)} and {tuple(edge_radial.shape)}"
+        )
+    # edge_sh, pos and edge_index are validated as usual; the radial rows are per pair
+    edge_sh, _ = embedding.resolve(
+        pos, edge_index, edge_vec, edge_sh, edge_radial[:1].expand(edge_index.shape[1], -1)
+    )
+    return edge_sh, edge_radial

@@ -10,6 +10,8 @@ or leaving the radius do not make the model jump.
 * :class:`CosineCutoff` — :math:`\tfrac12 (\cos(\pi d / c) + 1)` for :math:`d < c`, else 0.
 * :class:`PolynomialCutoff` — DimeNet's envelope of order ``p``: 1 at 0, zero with ``p`` derivatives at ``c``.
 * :class:`RadialEmbedding` — a basis times a cutoff.
+* :func:`node_pairs` — the unordered node pairs of the edges: what depends only on an edge's length
+  (basis, cutoff, radial MLPs) is computed once for both directions of an edge.
 """
 
 from __future__ import annotations
@@ -19,7 +21,15 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["BesselBasis", "CosineCutoff", "GaussianBasis", "PolynomialCutoff", "RadialEmbedding"]
+__all__ = [
+    "BesselBasis",
+    "CosineCutoff",
+    "GaussianBasis",
+    "PolynomialCutoff",
+    "RadialEmbedding",
+    "node_pairs",
+    "symmetric_pair_nodes",
+]
 
 
 class GaussianBasis(nn.Module):
@@ -181,3 +191,47 @@ class RadialEmbedding(nn.Module):
         if self.cutoff_fn is not None:
             e = e * self.cutoff_fn(d).unsqueeze(-1)
         return e
+
+
+def symmetric_pair_nodes(
+    edge_index: torch.Tensor, first: torch.Tensor | None, pair_index: torch.Tensor | None
+) -> torch.Tensor | None:
+    """``[2, P]``: the nodes ``(a, b)`` of every pair of :func:`node_pairs` when each pair holds
+    exactly the two edges ``b -> a`` and ``a -> b`` (a symmetric graph without duplicate edges),
+    else ``None``."""
+    if first is None or pair_index is None or edge_index.shape[1] != 2 * first.shape[0]:
+        return None
+    counts = torch.bincount(pair_index, minlength=first.shape[0])
+    nodes = edge_index[:, first].flip(0)  # (target a, source b) of the first edge of each pair
+    # the two edges of a pair are opposite: their sources are a and b (not the same node twice)
+    sources = torch.zeros_like(counts).index_add_(0, pair_index, edge_index[0])
+    if (
+        bool((counts != 2).any())
+        or bool((nodes[0] == nodes[1]).any())
+        or bool((sources != nodes.sum(0)).any())
+    ):
+        return None
+    return nodes
+
+
+def node_pairs(
+    edge_index: torch.Tensor, num_nodes: int, symmetric_lengths: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(first [P], pair_index [E])``: for the unordered node pairs of the edges, one edge of each
+    (``first``) and the pair of every edge, so that what depends only on an edge's length is computed
+    once per pair; ``(None, None)`` when it would not save anything (no pair has two edges), when the
+    lengths are not a function of the pair (given ``edge_vec``, e.g. periodic images:
+    ``symmetric_lengths=False``) and under ``torch.compile`` (data-dependent sizes).
+
+    The two directions ``pos[j] - pos[i]`` and ``pos[i] - pos[j]`` are exact negations, so the
+    lengths, and everything computed from them, are bit-identical."""
+    if not symmetric_lengths or torch.compiler.is_compiling() or edge_index.shape[1] == 0:
+        return None, None
+    j, i = edge_index[0], edge_index[1]
+    key = torch.minimum(i, j) * num_nodes + torch.maximum(i, j)
+    pairs, pair_index = torch.unique(key, return_inverse=True)
+    if pairs.shape[0] == key.shape[0]:
+        return None, None
+    arange = torch.arange(key.shape[0], device=key.device)
+    first = torch.full_like(pairs, key.shape[0]).scatter_reduce_(0, pair_index, arange, "amin")
+    return first, pair_index

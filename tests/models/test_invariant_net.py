@@ -90,7 +90,7 @@ def test_edge_features_are_computed_once_and_match_per_layer_computation():
 
 
 def test_filters_are_computed_once_per_node_pair():
-    from gdl.models.invariant_net import node_pairs
+    from gdl.nn.radial import node_pairs
 
     edge_index = torch.tensor([[0, 1, 1, 2, 0, 3], [1, 0, 2, 1, 3, 2]])  # 0-1 and 1-2 both ways
     first, pair_index = node_pairs(edge_index, 4)
@@ -114,7 +114,7 @@ def test_filters_are_computed_once_per_node_pair():
 
 
 def test_symmetric_graphs_form_messages_per_pair():
-    from gdl.models.invariant_net import node_pairs, symmetric_pair_nodes
+    from gdl.nn.radial import node_pairs, symmetric_pair_nodes
 
     edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     first, pair_index = node_pairs(edge_index, 3)

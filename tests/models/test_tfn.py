@@ -245,3 +245,29 @@ def test_fused_tensor_product_backend_needs_its_package():
         TFN(["U0"], hidden_channels=4, num_layers=1, l_max=1, tp_backend="cuequivariance")
     with pytest.raises(ValueError, match="unknown tensor-product backend 'nope'"):
         TFN(["U0"], hidden_channels=4, num_layers=1, l_max=1, tp_backend="nope")
+
+
+def test_radial_weights_are_computed_once_per_node_pair():
+    with default_dtype(torch.float64):
+        model = TFN(["U0"], hidden_channels=4, num_layers=2, l_max=2)
+    batch = random_molecules(3, 4, 7, 5, seed=6)  # full graphs: every node pair has two edges
+    rows = []
+    handle = model.layers[0].radial_mlp.register_forward_hook(lambda m, a, out: rows.append(out.shape[0]))
+    with torch.no_grad():
+        out = model(batch)["U0"]
+        # with edge_vec given (periodic images may differ per direction) every edge has its own
+        batch.edge_vec = batch.pos[batch.edge_index[0]] - batch.pos[batch.edge_index[1]]
+        ref = model(batch)["U0"]
+    handle.remove()
+    assert rows == [batch.edge_index.shape[1] // 2, batch.edge_index.shape[1]]
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    layer = model.layers[0]
+    with pytest.raises(ValueError, match="pair_index must have shape"):
+        layer(
+            model.node_inputs(batch),
+            batch.pos,
+            batch.edge_index,
+            edge_sh=torch.zeros(batch.edge_index.shape[1], 9),
+            edge_radial=torch.zeros(4, 3),
+            pair_index=torch.zeros(batch.edge_index.shape[1], dtype=torch.long),
+        )

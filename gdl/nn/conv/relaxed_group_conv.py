@@ -90,22 +90,14 @@ class RelaxedGroupConv(GroupConv):
         p = next(conv.parameters())
         with default_dtype(p.dtype):  # constants (radial basis) built as precisely as in `conv`
             new = cls(
-                conv.in_channels,
-                conv.out_channels,
-                num_anchors,
-                num_kernels,
-                conv.num_basis,
-                conv.cutoff,
-                conv.kernel_channels,
-                conv.aggr,
+                conv.in_channels, conv.out_channels, num_anchors, num_kernels, conv.num_basis, conv.cutoff,
+                conv.kernel_channels, conv.aggr,
             )
         new = new.to(device=p.device)
         missing, unexpected = new.load_state_dict(conv.state_dict(), strict=False)
         if unexpected or any(not k.startswith("relaxed_") for k in missing):
-            raise ValueError(
-                f"{cls.__name__}.from_conv: {type(conv).__name__} has other parameters: "
-                f"missing {missing}, unexpected {unexpected}"
-            )
+            raise ValueError(f"{cls.__name__}.from_conv: {type(conv).__name__} has other parameters: "
+                             f"missing {missing}, unexpected {unexpected}")
         return new
 
     def _reset_relaxation(self) -> None:

@@ -15,6 +15,7 @@ from ..edge_tensor_product import (
     block_labels,
     copy_linear_weight,
     make_edge_tensor_product,
+    resolve_pair_radial,
     tp_weight_index,
 )
 from ..equivariant_norm import EquivariantNorm
@@ -163,10 +164,15 @@ class SE3AttentionConv(MessagePassing):
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        edge_sh, edge_radial = self.edge_embedding.resolve(pos, edge_index, edge_vec, edge_sh, edge_radial)
+        edge_sh, edge_radial = resolve_pair_radial(
+            self.edge_embedding, pos, edge_index, edge_vec, edge_sh, edge_radial, pair_index
+        )
         check_irreps_features(x, pos.shape[0], self._in_dim, self._in_str, type(self).__name__)
         weight = self.radial_mlp(edge_radial)  # [E, tp.weight_numel]: key and value paths
+        if pair_index is not None:  # the radial weights of a node pair serve both its edges
+            weight = weight.index_select(0, pair_index)
         q = self.query(x)  # [N, irreps_mid.dim]
         m = self.propagate(edge_index, x=x, q=q, edge_sh=edge_sh, weight=weight)  # [N, irreps_value.dim]
         return self.norm(self.linear(m) + self.self_interaction(x))

@@ -15,6 +15,7 @@ from ..edge_tensor_product import (
     block_labels,
     copy_linear_weight,
     make_edge_tensor_product,
+    resolve_pair_radial,
     tp_weight_index,
 )
 from ..irreps import as_irreps, check_irreps_features
@@ -73,7 +74,9 @@ class TFNConv(MessagePassing):
         - **input:** ``x [N, irreps_in.dim]``, ``pos [N, 3]``, ``edge_index [2, E]``, optional
           ``edge_vec [E, 3]`` (used instead of ``pos[j] - pos[i]``, e.g. minimum-image vectors),
           optional precomputed ``edge_sh [E, irreps_sh.dim]`` and ``edge_radial [E, num_basis]``
-          (:class:`gdl.nn.SphericalEdgeEmbedding`; models compute them once for all layers).
+          (:class:`gdl.nn.SphericalEdgeEmbedding`; models compute them once for all layers), and
+          optional ``pair_index [E]``: ``edge_radial`` then holds one row per node pair
+          (:func:`gdl.nn.radial.node_pairs`), and the radial MLP runs once per pair.
         - **output:** ``[N, irreps_out.dim]``.
 
     ``x`` and the output are equivariant with the declared irreps (O(3) or, with even-labelled
@@ -137,10 +140,15 @@ class TFNConv(MessagePassing):
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        edge_sh, edge_radial = self.edge_embedding.resolve(pos, edge_index, edge_vec, edge_sh, edge_radial)
+        edge_sh, edge_radial = resolve_pair_radial(
+            self.edge_embedding, pos, edge_index, edge_vec, edge_sh, edge_radial, pair_index
+        )
         check_irreps_features(x, pos.shape[0], self._in_dim, self._in_str, type(self).__name__)
         weight = self.radial_mlp(edge_radial)  # [E, tp.weight_numel]
+        if pair_index is not None:  # the radial weights of a node pair serve both its edges
+            weight = weight.index_select(0, pair_index)
         m = self.tensor_product(x, edge_sh, weight, edge_index)  # [N, irreps_mid.dim]
         out = self.gate(self.linear(m * self._scale) + self.self_interaction(x))
         if self._out_index is not None:  # the gate emits scalars first; restore irreps_out's order
