@@ -33,7 +33,9 @@ class IrrepsModel(GDLModel):
     1. node inputs: invariant embedding of ``z``/``x`` (``hidden_channels x 0e``) followed by the
        ``vector_inputs`` fields as ``1o`` (``[N, 3]`` each);
     2. edge attributes computed once: spherical harmonics up to ``l_max`` and a Bessel radial basis
-       with a polynomial cutoff at ``cutoff``, handed to every layer;
+       with a polynomial cutoff at ``cutoff``, handed to every layer; the radial part once per node
+       pair (:func:`gdl.nn.radial.node_pairs`: both directions of an edge have the same length, so
+       the layers' radial MLPs also run once per pair);
     3. the layers; the last one emits only the irreps the readout consumes (:attr:`readout_irreps`,
        from the typed targets: ``0e`` for energies, ``0e + 1o`` for an energy and a dipole, ...), so
        the paths that would produce features nobody reads are never computed. On fixed weights the
@@ -164,9 +166,11 @@ class IrrepsModel(GDLModel):
         edge_vec = edge_vectors(pos, edge_index, given)
         # the radial part depends only on the length: once per node pair (both directions share it)
         first, pair_index = node_pairs(edge_index, pos.shape[0], given is None)
-        edge_sh = self.edge_embedding.spherical_harmonics(edge_vec)
-        r = edge_vec if first is None else edge_vec.index_select(0, first)
-        edge_radial = self.edge_embedding.radial(r.norm(dim=-1))
+        # (both through SphericalEdgeEmbedding.forward, whatever it does at zero-length edges; the
+        # unused halves are cheap next to the layers)
+        edge_sh, edge_radial = self.edge_embedding(edge_vec)
+        if first is not None:
+            _, edge_radial = self.edge_embedding(edge_vec.index_select(0, first))
         h = self.interact(h, pos, edge_index, edge_sh, edge_radial, pair_index)
         return self.readout(h, self.batch_vector(data), self.num_graphs(data))
 
