@@ -46,8 +46,8 @@ test-full: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow" $(ARGS)
 
 bench: $(STAMP)
-	@# the peers (egnn-pytorch, se3-transformer-pytorch) are measured beside gdl: the `peers` extra
-	@$(PY) -c "import egnn_pytorch, se3_transformer_pytorch" 2>/dev/null || $(PIP) install -e ".[peers]"
+	@# the peers (egnn-pytorch, se3-transformer-pytorch, nequip; SchNet is PyG's) are measured beside gdl: the `peers` extra
+	@$(PY) -c "import egnn_pytorch, se3_transformer_pytorch, nequip" 2>/dev/null || $(PIP) install -e ".[peers]"
 	$(PY) -m benchmarks.run $(ARGS)
 
 lint: $(STAMP)

@@ -8,7 +8,10 @@
   matrix products and convolutions only) and the median time of forward+backward on the same input;
 * :func:`gemm` — the FLOP rate of a large float32 matrix product (the machine's reference);
 * :func:`compile_vs_eager` — training steps of the eager model and of ``torch.compile(model)`` on
-  one fixed input, and the time of the first compiled step.
+  one fixed input, and the time of the first compiled step;
+* :func:`pair` — two models (gdl and a peer) on the same batches in one process, their training
+  steps and forward passes interleaved step by step (A B, B A, A B, ...), so that a change of the
+  machine's load falls on both alike.
 
 A workload is a dict: ``{"type": "qm9", "sample": path, "batch_size": b, "num_batches": n}`` (a
 file of :func:`benchmarks.workloads.save_qm9_sample`) or ``{"type": "galaxy", "num_points": n,
@@ -29,14 +32,16 @@ from .harness import PeakMemory, report_progress, sync, time_steps
 from .models import build
 from .workloads import galaxy_cloud, load_qm9_sample, molecule_batches
 
-__all__ = ["compile_vs_eager", "flops", "gemm", "load_workload", "train"]
+__all__ = ["compile_vs_eager", "flops", "gemm", "load_workload", "pair", "train"]
 
 
 def load_workload(workload: dict[str, Any]) -> tuple[list[Any], list[Any]]:
     """``(inputs, tiny)``: the batches of a workload and a 2-molecule batch (QM9 only, else ``[]``)."""
     if workload["type"] == "qm9":
         sample = load_qm9_sample(workload["sample"])
-        batches = molecule_batches(sample, workload["batch_size"], workload.get("num_batches"))
+        batches = molecule_batches(
+            sample, workload["batch_size"], workload.get("num_batches"), workload.get("radius")
+        )
         return batches, molecule_batches(sample, 2, 1)
     if workload["type"] == "galaxy":
         return [galaxy_cloud(workload["num_points"], workload.get("k", 16), workload.get("seed", 0))], []
@@ -170,3 +175,55 @@ def compile_vs_eager(
         "first_compiled_step_s": compile_s,
         "backend": settings.get("compile_backend", "inductor"),
     }
+
+
+def pair(specs: list[dict[str, Any]], workload: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """Training steps and forward passes (``torch.no_grad``) of two models on the same batches,
+    interleaved (module docstring). ``settings["flush_denormal"]`` sets ``torch.set_flush_denormal``
+    for both. Returns ``{"models": [{"parameters", "steps", "forward"} per spec], **batch sizes}``;
+    step records as :func:`train` (``fwd_bwd_s``), forward records ``{"input", "s"}``."""
+    device = settings["device"]
+    flush = bool(settings.get("flush_denormal", False))
+    if flush and not torch.set_flush_denormal(True):
+        raise RuntimeError("flush_denormal requested but this CPU does not support it")
+    torch.manual_seed(0)
+    batches, _ = load_workload(workload)
+    entries = []
+    for spec in specs:
+        torch.manual_seed(0)
+        model = build(spec)
+        model.module.to(device).train()
+        inputs = [model.prepare(b.to(device)) for b in batches]
+        opt = torch.optim.Adam(model.module.parameters(), lr=1e-4)
+        params = sum(p.numel() for p in model.module.parameters() if p.requires_grad)
+        entries.append(
+            {"model": model, "inputs": inputs, "step": _train_step(model, model.module, opt, device)}
+        )
+        entries[-1]["out"] = {"parameters": params, "steps": [], "forward": []}
+
+    def forward(model):
+        def run(x) -> None:
+            with torch.no_grad():
+                model.module(x)
+
+        return run
+
+    for e in entries:  # warm-up: one step and one forward pass each
+        e["step"](e["inputs"][0])
+        forward(e["model"])(e["inputs"][0])
+    min_steps, max_steps = settings.get("min_steps", 3), settings.get("max_steps", 32)
+    budget, start, k = settings.get("budget_s", 30.0), time.perf_counter(), 0
+    while k < max_steps and (k < min_steps or time.perf_counter() - start < budget):
+        order = entries if k % 2 == 0 else entries[::-1]
+        for e in order:
+            x = [e["inputs"][k % len(e["inputs"])]]
+            rec = time_steps(e["step"], x, device, min_steps=1, max_steps=1, budget_s=0.0)[0]
+            e["out"]["steps"].append({**rec, "input": k % len(e["inputs"])})
+        for e in order:
+            x = [e["inputs"][k % len(e["inputs"])]]
+            rec = time_steps(forward(e["model"]), x, device, min_steps=1, max_steps=1, budget_s=0.0)[0]
+            e["out"]["forward"].append({**rec, "input": k % len(e["inputs"])})
+        k += 1
+    if flush:
+        torch.set_flush_denormal(False)
+    return {"models": [e["out"] for e in entries], "flush_denormal": flush, **_describe(batches)}

@@ -6,10 +6,11 @@ JSON record:
 * ``{"kind": "gdl", "name": "EGNN", "kwargs": {...}}`` — a :mod:`gdl.models` class with one
   graph-level scalar target; ``kwargs["anchors"]`` of ``GroupConvNet`` is a name
   (``"icosahedral"``, ``"octahedral"``, ``"tetrahedral"``) or ``"random:<n>"``;
-* ``{"kind": "peer", "name": "egnn_pytorch" | "se3_transformer_pytorch", "kwargs": {...}}`` —
-  the peers of the ``peers`` extra, wrapped to read the same batches (:class:`EGNNPytorchNet`,
-  :class:`SE3TransformerPytorchNet`). They are imported only when built; :func:`peer_available`
-  tells without importing.
+* ``{"kind": "peer", "name": "egnn_pytorch" | "se3_transformer_pytorch" | "nequip" | "schnet",
+  "kwargs": {...}}`` — the peers of the ``peers`` extra and PyG's SchNet, wrapped to read the same
+  batches (:class:`EGNNPytorchNet`, :class:`SE3TransformerPytorchNet`, :class:`NequIPNet`,
+  :class:`SchNetNet`). They are imported only when built; :func:`peer_available` tells without
+  importing.
 
 :func:`build` returns a :class:`BenchModel`: the module, ``prepare(batch)`` (input conversion done
 once, outside the timed region) and ``loss_of(output)`` (a scalar for the backward pass: the mean
@@ -31,7 +32,9 @@ __all__ = [
     "PEERS",
     "BenchModel",
     "EGNNPytorchNet",
+    "NequIPNet",
     "SE3TransformerPytorchNet",
+    "SchNetNet",
     "build",
     "count_parameters",
     "match_hidden",
@@ -41,7 +44,12 @@ __all__ = [
 #: Every gdl model the runner measures.
 GDL_MODELS = ("EGNN", "InvariantNet", "PlainNet", "TFN", "SE3Transformer", "GroupConvNet")
 #: Peer name -> the module it needs (the ``peers`` extra of pyproject.toml).
-PEERS = {"egnn_pytorch": "egnn_pytorch", "se3_transformer_pytorch": "se3_transformer_pytorch"}
+PEERS = {
+    "egnn_pytorch": "egnn_pytorch",
+    "se3_transformer_pytorch": "se3_transformer_pytorch",
+    "nequip": "nequip",
+    "schnet": "torch_geometric",
+}
 #: The graph-level scalar every gdl model predicts in the benchmarks.
 TARGET = "U0"
 
@@ -179,6 +187,120 @@ class SE3TransformerPytorchNet(nn.Module):
         return (self.net(feats, coors, mask=mask) * mask).sum(-1, keepdim=True)  # [B, 1]
 
 
+class NequIPNet(nn.Module):
+    """NequIP (the ``nequip`` package, 0.19's ``NequIPGNNModel``) predicting a total energy, on the
+    batch's own edges (no neighbour list of its own), without force derivatives. Atom types are the
+    atomic numbers ``z`` (``num_types`` names ``t0, t1, ...``, as gdl's embedding of ``z``).
+
+    ``nequip`` sets a global state when its first model is built (default dtype float64, and
+    e3nn's ``jit_mode="script"`` for the tensor products it builds); both are restored here after
+    the build, so that gdl models built later in the same process are unaffected. The model is
+    float32.
+
+    Args: ``num_layers``, ``l_max``, ``num_features`` (channels of every irrep), ``num_bessels``,
+    ``r_max``, ``avg_num_neighbors``, ``num_types``, ``parity``; defaults 3, 2, 32, 8, 5.0, 16.0,
+    10, ``True``; other NequIP arguments keep NequIP's defaults (radial MLP of one hidden layer of
+    128, polynomial cutoff p = 6).
+    """
+
+    def __init__(
+        self,
+        num_layers: int = 3,
+        l_max: int = 2,
+        num_features: int = 32,
+        num_bessels: int = 8,
+        r_max: float = 5.0,
+        avg_num_neighbors: float = 16.0,
+        num_types: int = 10,
+        parity: bool = True,
+    ):
+        super().__init__()
+        import warnings
+
+        import e3nn
+        from nequip.model import NequIPGNNModel
+        from nequip.utils.global_state import set_global_state
+
+        dtype, e3nn_flags = torch.get_default_dtype(), e3nn.get_optimization_defaults()
+        set_global_state()
+        torch.set_default_dtype(dtype)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # per-type energy scales/shifts: irrelevant to speed
+            self.net = NequIPGNNModel(
+                seed=0,
+                model_dtype="float32",
+                r_max=float(r_max),
+                type_names=[f"t{k}" for k in range(num_types)],
+                num_layers=num_layers,
+                l_max=l_max,
+                parity=parity,
+                num_features=num_features,
+                num_bessels=num_bessels,
+                avg_num_neighbors=float(avg_num_neighbors),
+                do_derivatives=False,
+            )
+        e3nn.set_optimization_defaults(**e3nn_flags)  # building sets jit_mode="script"
+
+    @staticmethod
+    def inputs(data: Any) -> dict[str, torch.Tensor]:
+        """NequIP's ``AtomicDataDict`` of a batch."""
+        return {
+            "pos": data.pos,
+            "edge_index": data.edge_index,
+            "atom_types": data.z.long(),
+            "batch": data.batch,
+            "num_atoms": torch.bincount(data.batch, minlength=int(data.num_graphs)),
+        }
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        # a fresh dict per call: NequIP adds its intermediate fields (edge vectors, ...) to its input
+        return self.net(dict(inputs))["total_energy"]  # [B, 1]
+
+
+class SchNetNet(nn.Module):
+    """PyG's ``torch_geometric.nn.models.SchNet`` on the batch's own edges (its interaction graph
+    returns the batch's ``edge_index`` and the lengths, instead of building a radius graph).
+
+    Args: ``hidden_channels``, ``num_filters``, ``num_interactions``, ``num_gaussians``,
+    ``cutoff``; defaults 64, 64, 4, 50, 5.0 (sum readout, as gdl's ``InvariantNet``).
+    """
+
+    def __init__(
+        self,
+        hidden_channels: int = 64,
+        num_filters: int = 64,
+        num_interactions: int = 4,
+        num_gaussians: int = 50,
+        cutoff: float = 5.0,
+    ):
+        super().__init__()
+        from torch_geometric.nn.models import SchNet
+
+        self.edges = _GivenEdges()
+        self.net = SchNet(
+            hidden_channels=hidden_channels,
+            num_filters=num_filters,
+            num_interactions=num_interactions,
+            num_gaussians=num_gaussians,
+            cutoff=cutoff,
+            interaction_graph=self.edges,
+        )
+
+    def forward(self, data: Any) -> torch.Tensor:
+        self.edges.edge_index = data.edge_index
+        return self.net(data.z, data.pos, data.batch)  # [B, 1]
+
+
+class _GivenEdges(nn.Module):
+    """SchNet's ``interaction_graph``: the edges set before the call, and their lengths."""
+
+    edge_index: torch.Tensor | None = None
+
+    def forward(self, pos: torch.Tensor, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        row, col = self.edge_index
+        return self.edge_index, (pos[row] - pos[col]).norm(dim=-1)
+
+
 def build(spec: dict[str, Any]) -> BenchModel:
     """The :class:`BenchModel` of a spec (module docstring)."""
     kind, name, kwargs = spec["kind"], spec["name"], spec.get("kwargs", {})
@@ -188,6 +310,10 @@ def build(spec: dict[str, Any]) -> BenchModel:
         return BenchModel(EGNNPytorchNet(**kwargs), _identity, _square_mean)
     if kind == "peer" and name == "se3_transformer_pytorch":
         return BenchModel(SE3TransformerPytorchNet(**kwargs), SE3TransformerPytorchNet.dense, _square_mean)
+    if kind == "peer" and name == "nequip":
+        return BenchModel(NequIPNet(**kwargs), NequIPNet.inputs, _square_mean)
+    if kind == "peer" and name == "schnet":
+        return BenchModel(SchNetNet(**kwargs), _identity, _square_mean)
     raise ValueError(f"unknown model spec {spec!r}")
 
 

@@ -9,6 +9,14 @@ at 8 molecules per batch (the peer needs ~20 GB at 32); ``GroupConvNet`` at widt
 parameter-matched one needs more memory than a 24 GB machine has to spare); ``InvariantNet`` and
 ``PlainNet`` at 128 features.
 
+The pairs (issue 16) put gdl beside the peer a researcher would pick instead, at matched settings,
+on the same QM9 batches of 32 molecules with radius-5 Å graphs, interleaved step by step in one
+process (:func:`benchmarks.measure.pair`): ``TFN`` vs NequIP (3 layers, 32 channels of every
+irrep, l_max 1 and 2, 8 Bessel functions, cutoff 5 Å, energy readout), ``InvariantNet`` vs PyG's
+``SchNet`` (4 layers, 64 channels, 50 Gaussians; without and with ``torch.set_flush_denormal``,
+the same setting for both), and gdl against itself with the full last layer
+(``prune_last_layer=False``) for ``TFN`` and ``SE3Transformer``.
+
 Scaling uses small models so that a training step on 10⁵ points (1.6 M edges) stays below about
 7 GB (measured at 10⁴ points: 2.2–4.4 kB per edge): 2 layers; EGNN, InvariantNet, PlainNet at 32
 features; TFN at 8 and SE3Transformer at 4 channels per irrep with l_max 1 (at l_max 2 the
@@ -24,7 +32,7 @@ from typing import Any
 
 __all__ = ["SECTIONS", "Plan", "make_plan"]
 
-SECTIONS = ("qm9", "scaling", "compile", "flops")
+SECTIONS = ("qm9", "pairs", "scaling", "compile", "flops")
 
 
 def _gdl(name: str, **kwargs: Any) -> dict[str, Any]:
@@ -57,6 +65,8 @@ class Plan:
     flops_steps: dict[str, Any]
     gemm_n: int
     scaling_widths: dict[str, int] = field(default_factory=dict)
+    pair_sizes: dict[str, int] = field(default_factory=dict)
+    pair_steps: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scaling_settings(self) -> dict[str, Any]:
@@ -222,6 +232,88 @@ class Plan:
             out.append(row)
         return out
 
+    def pair_rows(self, models: list[str]) -> list[dict[str, Any]]:
+        """The rows of the pairs section (``ratio``: the RATIO name; ``specs``: gdl first, then the
+        model it is compared with) for the selected gdl ``models``."""
+        p = self.pair_sizes
+        tfn = {"hidden_channels": p["tfn_channels"], "num_layers": p["tfn_layers"], "cutoff": 5.0}
+        nequip = {"num_features": p["tfn_channels"], "num_layers": p["tfn_layers"], "r_max": 5.0}
+        inv = {
+            "hidden_channels": p["invariant_channels"],
+            "num_layers": p["invariant_layers"],
+            "num_basis": 50,
+        }
+        schnet = {
+            "hidden_channels": p["invariant_channels"],
+            "num_filters": p["invariant_channels"],
+            "num_interactions": p["invariant_layers"],
+            "num_gaussians": 50,
+            "cutoff": 5.0,
+        }
+        ch, layers = p["tfn_channels"], p["tfn_layers"]
+        rows = [
+            (
+                "tfn_vs_nequip_l1",
+                "TFN",
+                f"gdl TFN vs NequIP (l_max 1, {ch} channels, {layers} layers)",
+                [_gdl("TFN", l_max=1, **tfn), _peer("nequip", l_max=1, **nequip)],
+                {},
+            ),
+            (
+                "tfn_vs_nequip_l2",
+                "TFN",
+                f"gdl TFN vs NequIP (l_max 2, {ch} channels, {layers} layers)",
+                [_gdl("TFN", l_max=2, **tfn), _peer("nequip", l_max=2, **nequip)],
+                {},
+            ),
+            (
+                "invariant_vs_schnet",
+                "InvariantNet",
+                f"gdl InvariantNet vs PyG SchNet ({p['invariant_channels']} channels, "
+                f"{p['invariant_layers']} layers, 50 Gaussians)",
+                [_gdl("InvariantNet", **inv), _peer("schnet", **schnet)],
+                {},
+            ),
+            (
+                "invariant_vs_schnet_ftz",
+                "InvariantNet",
+                "the same with torch.set_flush_denormal(True) for both",
+                [_gdl("InvariantNet", **inv), _peer("schnet", **schnet)],
+                {"flush_denormal": True},
+            ),
+            (
+                "tfn_vs_tfn_full_last_layer",
+                "TFN",
+                f"gdl TFN (l_max 2, {ch} channels, {layers} layers) vs the same with a full last layer",
+                [_gdl("TFN", l_max=2, **tfn), _gdl("TFN", l_max=2, prune_last_layer=False, **tfn)],
+                {},
+            ),
+            (
+                "se3t_vs_se3t_full_last_layer",
+                "SE3Transformer",
+                "gdl SE3Transformer (the QM9 row's settings) vs the same with a full last layer",
+                [
+                    self._se3_gdl(),
+                    {**self._se3_gdl(), "kwargs": {**self._se3_gdl()["kwargs"], "prune_last_layer": False}},
+                ],
+                {},
+            ),
+        ]
+        return [
+            {
+                "id": rid,
+                "ratio": rid,
+                "model": model,
+                "label": label,
+                "specs": specs,
+                "batch_size": self.batch_size,
+                "radius": 5.0,
+                "settings": {**self.pair_steps, **extra},
+            }
+            for rid, model, label, specs, extra in rows
+            if model in models
+        ]
+
     def context_spec(self, model: str) -> dict[str, Any]:
         """The spec of ``model`` in the compile and FLOPs sections when the QM9 section did not run."""
         w, layers = self.width, self.layers
@@ -280,6 +372,8 @@ def make_plan(quick: bool = False) -> Plan:
             flops_steps={"min_steps": 2, "max_steps": 3, "budget_s": 1.0},
             gemm_n=256,
             scaling_widths={"scalar": 8, "tfn": 4, "se3": 2, "regular": 2},
+            pair_sizes={"tfn_channels": 4, "tfn_layers": 2, "invariant_channels": 8, "invariant_layers": 2},
+            pair_steps={"min_steps": 2, "max_steps": 3, "budget_s": 1.0},
         )
     return Plan(
         quick=False,
@@ -300,4 +394,6 @@ def make_plan(quick: bool = False) -> Plan:
         flops_steps={"min_steps": 3, "max_steps": 10, "budget_s": 15.0},
         gemm_n=2048,
         scaling_widths={"scalar": 32, "tfn": 8, "se3": 4, "regular": 4},
+        pair_sizes={"tfn_channels": 32, "tfn_layers": 3, "invariant_channels": 64, "invariant_layers": 4},
+        pair_steps={"min_steps": 8, "max_steps": 32, "budget_s": 60.0},
     )

@@ -8,10 +8,11 @@ which the JSON record keeps):
 * peak memory: the growth of the peak memory above the state after the model, the optimizer and
   the inputs were built (:class:`benchmarks.harness.PeakMemory`);
 * ratios (``RATIO <name> <value>`` lines): gdl throughput / peer throughput, peer memory / gdl
-  memory; FLOP rate / GEMM FLOP rate; eager step / compiled step; time per edge at the largest
-  cloud / time per edge at the one before. A ratio that cannot be measured is ``nan``; when a peer
-  ran out of memory its memory ratio is a lower bound ``>x`` (the peer's growth exceeded the
-  limit minus its resident size before the steps).
+  memory; in the pairs section, the other model's median forward+backward time / gdl's (and
+  ``<name>_forward``: the same for forward passes alone); FLOP rate / GEMM FLOP rate; eager step /
+  compiled step; time per edge at the largest cloud / time per edge at the one before. A ratio
+  that cannot be measured is ``nan``; when a peer ran out of memory its memory ratio is a lower
+  bound ``>x`` (the peer's growth exceeded the limit minus its resident size before the steps).
 """
 
 from __future__ import annotations
@@ -117,6 +118,16 @@ def compute_ratios(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
         if value != value:
             value, bound = _memory_lower_bound(b, peak_bytes(a)), ">"
         out[mem] = {"value": value, "bound": bound if value == value else "", "note": note}
+    for row in record.get("pairs", []):
+        r = row["result"]
+        models = r.get("models", []) if _ok(r) else []
+        note = "" if _ok(r) else f"{r.get('status')}: {r.get('error', '')}"
+        for suffix, key, steps in (("", "fwd_bwd_s", "steps"), ("_forward", "s", "forward")):
+            value = math.nan
+            if len(models) == 2:
+                ours, other = (median_s({"status": "ok", **m}, key, steps) for m in models)
+                value = _div(other, ours)
+            out[row["ratio"] + suffix] = {"value": value, "bound": "", "note": note}
     gemm_rate = _gemm_rate(record.get("flops", {}).get("gemm"))
     for row in record.get("flops", {}).get("models", []):
         rate = _div(row["result"].get("flops", math.nan), median_s(row["result"]))
@@ -229,7 +240,7 @@ def machine_info(device: str, threads: int) -> dict[str, Any]:
         "torch": torch.__version__,
         "commit": _git_commit(),
     }
-    for package in ("torch_geometric", "e3nn", "egnn-pytorch", "se3-transformer-pytorch"):
+    for package in ("torch_geometric", "e3nn", "egnn-pytorch", "se3-transformer-pytorch", "nequip"):
         info[package] = _version(package)
     return info
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.run                        # everything (make bench)
     python -m benchmarks.run --quick                # small workloads: a smoke run
-    python -m benchmarks.run --only qm9,flops       # some sections: qm9, scaling, compile, flops
+    python -m benchmarks.run --only qm9,flops       # some sections: qm9, pairs, scaling, compile, flops
     python -m benchmarks.run --device cuda --qm9-sample qm9_sample.pt
     python -m benchmarks.run --save-qm9-sample qm9_sample.pt   # write the QM9 sample and exit
 
@@ -14,6 +14,9 @@ Sections (benchmarks/README.md):
   16 channels, 4 heads, depth 4; also at 8 molecules per batch, which fits in less memory),
   ``TFN`` (l_max 2) and ``GroupConvNet`` (60 anchors) at EGNN's parameter count, and the other
   gdl models for context. A peer that is not installed is reported as missing.
+* ``pairs``: gdl beside NequIP and PyG's SchNet at matched settings (and beside itself with a full
+  last layer), on the same QM9 batches with radius-5 Å graphs, the two models' training steps and
+  forward passes interleaved in one process.
 * ``scaling``: one training step of every gdl model (small widths) on galaxy clouds of 10³, 10⁴
   and 10⁵ points with 16 periodic nearest neighbours: time and memory per edge.
 * ``compile``: ``torch.compile`` vs eager training steps of every gdl model on one QM9 batch.
@@ -189,6 +192,31 @@ def run_qm9(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: s
     return rows
 
 
+def run_pairs(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: str) -> list[dict[str, Any]]:
+    rows = []
+    for row in plan.pair_rows(args.models):
+        workload = {
+            "type": "qm9",
+            "sample": sample_path,
+            "batch_size": row["batch_size"],
+            "num_batches": plan.num_batches,
+            "radius": row["radius"],
+        }
+        out = {**row, "workload": workload}
+        peers = [s["name"] for s in row["specs"] if s["kind"] == "peer"]
+        if peers and args.no_peers:
+            out["result"] = {"status": "not run", "error": "--no-peers"}
+        elif any(not peer_available(p) for p in peers):
+            out["result"] = _missing(next(p for p in peers if not peer_available(p)))
+        else:
+            settings = {"device": args.device, **row["settings"]}
+            out["result"] = runner(
+                row["label"], "pair", specs=row["specs"], workload=workload, settings=settings
+            )
+        rows.append(out)
+    return rows
+
+
 def run_scaling(plan: Plan, runner: Runner, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for model in args.models:
@@ -278,7 +306,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="gdl-bench-") as tmp:
         sample_path = str(Path(tmp) / "qm9_sample.pt")
-        if {"qm9", "compile", "flops"} & set(args.only):
+        if {"qm9", "pairs", "compile", "flops"} & set(args.only):
             sample, source = _sample(args, plan.sample_size)
             save_qm9_sample(sample_path, sample)
             record["config"]["qm9_source"] = source
@@ -286,6 +314,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "qm9" in args.only:
             print("qm9:", flush=True)
             record["qm9"] = run_qm9(plan, runner, args, sample_path)
+        if "pairs" in args.only:
+            print("pairs:", flush=True)
+            record["pairs"] = run_pairs(plan, runner, args, sample_path)
         if "scaling" in args.only:
             print("scaling:", flush=True)
             record["scaling"] = run_scaling(plan, runner, args)

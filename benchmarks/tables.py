@@ -20,6 +20,26 @@ def _status(result: dict[str, Any]) -> str:
     return f"{result.get('status')}: {result.get('error', '')}".replace("|", "/")[:120]
 
 
+def _pair_row(row: dict[str, Any]) -> list[str]:
+    r = row["result"]
+    models = r.get("models", []) if _ok(r) else []
+    if len(models) != 2:
+        return [row["ratio"], row["label"], "–", "–", "–", "–", "–", "–", _status(r)]
+    fb = [median_s({"status": "ok", **m}, "fwd_bwd_s") for m in models]
+    fw = [median_s({"status": "ok", **m}, "s", "forward") for m in models]
+    return [
+        row["ratio"],
+        row["label"],
+        " / ".join(f"{m['parameters']:,}" for m in models),
+        str(len(models[0]["steps"])),
+        " / ".join(_f(1e3 * t) for t in fb),
+        _f(_div(fb[1], fb[0])),
+        " / ".join(_f(1e3 * t) for t in fw),
+        _f(_div(fw[1], fw[0])),
+        _status(r),
+    ]
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
@@ -67,6 +87,27 @@ def markdown(record: dict[str, Any]) -> str:
                 ]
                 for r in record["qm9"]
             ],
+        )
+        out.append("")
+    if record.get("pairs"):
+        out += [
+            "Pairs: the same QM9 batches (radius-5 Å graphs), gdl and the other model interleaved step by "
+            "step in one process; ratio = other's median time / gdl's.",
+            "",
+        ]
+        out += _table(
+            [
+                "ratio",
+                "pair",
+                "parameters (gdl / other)",
+                "steps",
+                "fwd+bwd (ms, gdl / other)",
+                "ratio fwd+bwd",
+                "forward (ms, gdl / other)",
+                "ratio forward",
+                "status",
+            ],
+            [_pair_row(r) for r in record["pairs"]],
         )
         out.append("")
     if record.get("scaling"):

@@ -62,6 +62,13 @@ def draw_qm9_sample(
     }
 
 
+def _within(edge_index: torch.Tensor, pos: torch.Tensor, radius: float | None) -> torch.Tensor:
+    if radius is None:
+        return edge_index
+    d = (pos[edge_index[0]] - pos[edge_index[1]]).norm(dim=-1)
+    return edge_index[:, d < radius]
+
+
 def random_qm9_like_sample(num_molecules: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
     """A sample in the format of :func:`draw_qm9_sample` made of random molecules (5 to 12 atoms,
     types H C N O F, Gaussian positions of 1.5 Å spread) — for tests and smoke runs without QM9."""
@@ -118,11 +125,15 @@ def load_qm9_sample(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def molecule_batches(
-    sample: dict[str, torch.Tensor], batch_size: int, num_batches: int | None = None
+    sample: dict[str, torch.Tensor],
+    batch_size: int,
+    num_batches: int | None = None,
+    radius: float | None = None,
 ) -> list[Batch]:
     """Consecutive batches of ``batch_size`` molecules of ``sample`` (a trailing partial batch is
     dropped), each with a full graph inside every molecule (no self loops), ``z``, ``pos`` and
-    ``batch``; at most ``num_batches`` of them."""
+    ``batch``; at most ``num_batches`` of them. With ``radius``, only the edges shorter than it
+    are kept (a radius graph inside each molecule)."""
     from gdl.data import fully_connected_index
 
     sizes = sample["num_atoms"].tolist()
@@ -144,7 +155,7 @@ def molecule_batches(
             z=sample["z"][lo:hi].clone(),
             pos=sample["pos"][lo:hi].clone().float(),
             batch=batch,
-            edge_index=fully_connected_index(hi - lo, batch),
+            edge_index=_within(fully_connected_index(hi - lo, batch), sample["pos"][lo:hi], radius),
             ptr=torch.tensor([s - lo for s in starts[first : last + 1]], dtype=torch.long),
         )
         batches.append(data)

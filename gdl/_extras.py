@@ -19,7 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "qm9": ("qm9pack", "pandas"),
     "galaxy": ("h5py", "colossus", "camb"),
     "slurm": ("hydra_plugins.hydra_submitit_launcher",),
-    "peers": ("egnn_pytorch", "se3_transformer_pytorch"),
+    "peers": ("egnn_pytorch", "se3_transformer_pytorch", "nequip"),
     "dev": ("pytest", "hypothesis", "ruff"),
 }
 

@@ -9,11 +9,21 @@ import torch
 from torch import nn
 
 from ..keys import TargetLike
-from ..nn.conv.egnn_conv import EGNNConv
-from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
+from ..nn.conv.egnn_conv import EGNNConv, node_degree
+from ..nn.scalar_readout import InvariantReadout, ReadoutFactory, ScalarizationReadout
 from ._scalar_common import ScalarModelBase
 
 __all__ = ["EGNN"]
+
+
+def _reads_geometry(readout) -> bool:
+    """``False`` only for readouts known to read nothing but the invariant features: gdl's
+    ``InvariantReadout``, and ``ScalarizationReadout`` with only ``0e`` targets."""
+    if type(readout) is InvariantReadout:
+        return False
+    if type(readout) is ScalarizationReadout:
+        return readout.lin_weights is not None or readout.gate is not None
+    return True
 
 
 class EGNN(ScalarModelBase):
@@ -82,6 +92,9 @@ class EGNN(ScalarModelBase):
             ]
         )
         self.readout = self.build_readout(readout, vector_channels=1 + v)
+        #: whether the readout reads coordinates (edge vectors or node vectors); when it does not
+        #: (invariant targets only), the last layer skips its coordinate update
+        self.readout_reads_geometry = _reads_geometry(self.readout)
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)
@@ -91,11 +104,18 @@ class EGNN(ScalarModelBase):
         vel = self.vectors(data)  # [N, V, 3] or None
         r = self.edge_vectors(data)  # [E, 3]
         pos = pos0
-        for conv in self.convs:
-            h, new_pos, _ = conv(h, pos, edge_index, edge_vec=r, vel=vel)
-            step = new_pos - pos
-            r = r + step[j] - step[i]  # edge vectors follow the nodes (minimum image stays valid)
-            pos = new_pos
+        degree = node_degree(i, pos.shape[0], pos.dtype)  # the coordinate mean's denominator, once
+        last = len(self.convs) - 1
+        for k, conv in enumerate(self.convs):
+            update = k < last or self.readout_reads_geometry
+            # the batch was validated once above: no per-layer value checks
+            h, new_pos, _ = conv(
+                h, pos, edge_index, edge_vec=r, vel=vel, degree=degree, update_coords=update, validate=False
+            )
+            if update:
+                step = new_pos - pos
+                r = r + step.index_select(0, j) - step.index_select(0, i)  # edges follow the nodes
+                pos = new_pos
         node_vec = (pos - pos0).unsqueeze(1)  # [N, 1, 3] displacement x^L - x^0
         if vel is not None:
             node_vec = torch.cat([node_vec, vel], dim=1)  # [N, 1 + V, 3]

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..keys import TargetLike
 from ..nn.conv.invariant_conv import InvariantConv
-from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding
+from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding, node_pairs, symmetric_pair_nodes
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
 from ._scalar_common import ScalarModelBase
 
@@ -27,7 +27,10 @@ class InvariantNet(ScalarModelBase):
         y = \mathrm{Readout}\big(h^L, r_{ij}, v\big)
 
     The layers share one radial embedding (``num_basis`` Gaussians on ``[0, cutoff]`` with a cosine
-    cutoff). Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
+    cutoff), computed once per forward pass (:meth:`~gdl.nn.InvariantConv.edge_features`) and handed
+    to every layer. The Gaussians' tails are exact zeros below the smallest normal float
+    (:class:`~gdl.nn.GaussianBasis`), so no subnormal numbers slow the products down.
+    Vector inputs :math:`v` enter the backbone only through their squared norms (invariant)
     and are given to the readout as equivariant node vectors. What can be predicted is decided by
     the injected ``readout``: :class:`~gdl.nn.ScalarizationReadout` (default) gives ``0e``, ``1o``,
     ``2e``; :class:`~gdl.nn.InvariantReadout` gives ``0e`` only, and the model then refuses ``1o``/``2e``
@@ -84,6 +87,20 @@ class InvariantNet(ScalarModelBase):
         if self.vector_norms is not None and vel is not None:
             h = h + self.vector_norms((vel * vel).sum(-1))  # invariants |v|^2
         r = self.edge_vectors(data)
+        if len(self.convs):
+            # lengths, Gaussians and cutoff once for all layers (they share one radial embedding),
+            # and once per node pair: both directions of an edge have the same length
+            first, pair_index = node_pairs(edge_index, pos.shape[0], getattr(data, "edge_vec", None) is None)
+            basis, cutoff = self.convs[0].edge_features(r if first is None else r.index_select(0, first))
+            nodes = symmetric_pair_nodes(edge_index, first, pair_index)
         for conv in self.convs:
-            h = conv(h, pos, edge_index, edge_vec=r)
+            h = conv(
+                h,
+                pos,
+                edge_index,
+                edge_basis=basis,
+                edge_cutoff=cutoff,
+                pair_index=pair_index,
+                pair_nodes=nodes,
+            )
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

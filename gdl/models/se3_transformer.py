@@ -45,6 +45,10 @@ class SE3Transformer(IrrepsModel):
         l_max: largest degree, in ``{0, 1, 2, 3}``. Default ``2``.
         parity: O(3) (``True``) or SO(3)-only (``False``, :mod:`gdl.nn.irreps`). Default ``True``.
         num_heads: attention heads per block. Default ``4``.
+        prune_last_layer: the last block computes values and outputs only for the irreps the
+            readout reads (its keys, hence its attention, stay those of the full block); same outputs
+            on the same weights. Default ``True``.
+        tp_backend: the tensor product of every block (:class:`SE3AttentionConv`). Default ``"e3nn"``.
 
     Shapes:
         as :class:`TFN`.
@@ -63,6 +67,8 @@ class SE3Transformer(IrrepsModel):
         l_max: int = 2,
         parity: bool = True,
         num_heads: int = 4,
+        prune_last_layer: bool = True,
+        tp_backend: str = "e3nn",
     ):
         if num_heads < 1 or hidden_channels % num_heads:
             raise ValueError(
@@ -81,6 +87,8 @@ class SE3Transformer(IrrepsModel):
             reduce,
             l_max,
             parity,
+            prune_last_layer,
+            tp_backend,
         )
 
     def build_layers(self) -> list[nn.Module]:
@@ -90,9 +98,20 @@ class SE3Transformer(IrrepsModel):
         irreps = o3.Irreps([(mul, ir) for mul, ir in target if ir in present])
         self.projection = o3.Linear(self.irreps_input, irreps)
         layers = []
-        for _ in range(self.num_layers):
-            out = reachable_irreps(target, irreps, self.irreps_sh)
-            layers.append(SE3AttentionConv(irreps, out, self.irreps_sh, self.num_heads, self.radial))
+        for k in range(self.num_layers):
+            full = reachable_irreps(target, irreps, self.irreps_sh)
+            out = self.last_layer_irreps(full) if k == self.num_layers - 1 else full
+            layers.append(
+                SE3AttentionConv(
+                    irreps,
+                    out,
+                    self.irreps_sh,
+                    self.num_heads,
+                    self.radial,
+                    irreps_key=full,
+                    tp_backend=self.tp_backend,
+                )
+            )
             irreps = out
         return layers
 
@@ -103,10 +122,11 @@ class SE3Transformer(IrrepsModel):
         edge_index: torch.Tensor,
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = self.projection(h)
         for layer in self.layers:
-            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial)
+            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
         return h
 
     def extra_repr(self) -> str:

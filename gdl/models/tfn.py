@@ -50,6 +50,10 @@ class TFN(IrrepsModel):
         parity: O(3) (``True``) or SO(3)-only (``False``, :mod:`gdl.nn.irreps`). Default ``True``.
         avg_num_neighbors: normalisation :math:`\sqrt{\bar n}` of each layer's sum; set it to the mean
             in-degree of the training graphs. Default ``16.0``.
+        prune_last_layer: the last layer emits only the irreps the readout reads (``0e`` for
+            energies, ``0e + 1o`` with a dipole, ...); same outputs on the same weights, fewer paths.
+            Default ``True``.
+        tp_backend: the tensor product + scatter of every layer (:class:`TFNConv`). Default ``"e3nn"``.
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``edge_vec [E, 3]``, ``z [N]``,
@@ -71,6 +75,8 @@ class TFN(IrrepsModel):
         l_max: int = 2,
         parity: bool = True,
         avg_num_neighbors: float = 16.0,
+        prune_last_layer: bool = True,
+        tp_backend: str = "e3nn",
     ):
         self.avg_num_neighbors = float(avg_num_neighbors)
         super().__init__(
@@ -84,6 +90,8 @@ class TFN(IrrepsModel):
             reduce,
             l_max,
             parity,
+            prune_last_layer,
+            tp_backend,
         )
         self.residuals = nn.ModuleList(
             ResidualBlocks(layer.irreps_in, layer.irreps_out) for layer in self.layers
@@ -92,10 +100,19 @@ class TFN(IrrepsModel):
     def build_layers(self) -> list[nn.Module]:
         target = hidden_irreps(self.hidden_channels, self.l_max, self.parity)
         layers, irreps = [], self.irreps_input
-        for _ in range(self.num_layers):
+        for k in range(self.num_layers):
             out = reachable_irreps(target, irreps, self.irreps_sh)
+            if k == self.num_layers - 1:
+                out = self.last_layer_irreps(out)
             layers.append(
-                TFNConv(irreps, out, self.irreps_sh, self.radial, avg_num_neighbors=self.avg_num_neighbors)
+                TFNConv(
+                    irreps,
+                    out,
+                    self.irreps_sh,
+                    self.radial,
+                    avg_num_neighbors=self.avg_num_neighbors,
+                    tp_backend=self.tp_backend,
+                )
             )
             irreps = out
         return layers
@@ -107,9 +124,12 @@ class TFN(IrrepsModel):
         edge_index: torch.Tensor,
         edge_sh: torch.Tensor,
         edge_radial: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
         for layer, residual in zip(self.layers, self.residuals):
-            h = residual(h, layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial))
+            h = residual(
+                h, layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
+            )
         return h
 
 

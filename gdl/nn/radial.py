@@ -10,6 +10,8 @@ or leaving the radius do not make the model jump.
 * :class:`CosineCutoff` — :math:`\tfrac12 (\cos(\pi d / c) + 1)` for :math:`d < c`, else 0.
 * :class:`PolynomialCutoff` — DimeNet's envelope of order ``p``: 1 at 0, zero with ``p`` derivatives at ``c``.
 * :class:`RadialEmbedding` — a basis times a cutoff.
+* :func:`node_pairs` — the unordered node pairs of the edges: what depends only on an edge's length
+  (basis, cutoff, radial MLPs) is computed once for both directions of an edge.
 """
 
 from __future__ import annotations
@@ -19,22 +21,41 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["BesselBasis", "CosineCutoff", "GaussianBasis", "PolynomialCutoff", "RadialEmbedding"]
+__all__ = [
+    "BesselBasis",
+    "CosineCutoff",
+    "GaussianBasis",
+    "PolynomialCutoff",
+    "RadialEmbedding",
+    "node_pairs",
+    "symmetric_pair_nodes",
+]
 
 
 class GaussianBasis(nn.Module):
     r"""Gaussian radial basis (SchNet, Schütt et al. 2017).
 
+    Far from its centre a Gaussian falls below the smallest normal float (``1.2e-38`` in float32:
+    :math:`\gamma (d - \mu_k)^2 > 87.3`); with SchNet's 50 Gaussians on ``[0, 5]`` about 4% of the
+    values of a QM9 batch are then subnormal numbers, which many CPUs multiply tens of times more
+    slowly than normal ones (in this basis, the filter network's products and their gradients).
+    With ``exact_zero_tails`` (default) those values are exact zeros instead: the change is below the
+    smallest normal float (far below float tolerance), and no global flush-to-zero setting is needed.
+
     Args:
         num_basis: number of Gaussians. Default ``16``.
         cutoff: the last centre. Default ``5.0``.
         start: the first centre. Default ``0.0``.
+        exact_zero_tails: return 0 where :math:`e_k(d)` would be below the smallest normal number of
+            the dtype (``torch.finfo(dtype).tiny``). Default ``True``.
 
     Shapes:
         ``[E] -> [E, num_basis]``
     """
 
-    def __init__(self, num_basis: int = 16, cutoff: float = 5.0, start: float = 0.0):
+    def __init__(
+        self, num_basis: int = 16, cutoff: float = 5.0, start: float = 0.0, exact_zero_tails: bool = True
+    ):
         super().__init__()
         if num_basis < 1 or cutoff <= start:
             raise ValueError(f"need num_basis >= 1 and cutoff > start, got {num_basis}, {cutoff}, {start}")
@@ -42,13 +63,20 @@ class GaussianBasis(nn.Module):
         self.register_buffer("centers", torch.linspace(start, cutoff, num_basis), persistent=False)
         spacing = (cutoff - start) / max(num_basis - 1, 1)
         self.gamma = 0.5 / spacing**2
+        self.exact_zero_tails = bool(exact_zero_tails)
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-self.gamma * (d.unsqueeze(-1) - self.centers.to(d.dtype)) ** 2)
+        a = self.gamma * (d.unsqueeze(-1) - self.centers.to(d.dtype)) ** 2
+        if self.exact_zero_tails:
+            # exp(-inf) = 0 exactly, and its gradient is 0: no subnormal result in either pass
+            a = torch.where(a < -math.log(torch.finfo(d.dtype).tiny), a, math.inf)
+        return torch.exp(-a)
 
     def __repr__(self) -> str:
         return (
-            f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, start={self.start})"
+            f"{self.__class__.__name__}(num_basis={self.num_basis}, cutoff={self.cutoff}, start={self.start}"
+            + ("" if self.exact_zero_tails else ", exact_zero_tails=False")
+            + ")"
         )
 
 
@@ -163,3 +191,47 @@ class RadialEmbedding(nn.Module):
         if self.cutoff_fn is not None:
             e = e * self.cutoff_fn(d).unsqueeze(-1)
         return e
+
+
+def symmetric_pair_nodes(
+    edge_index: torch.Tensor, first: torch.Tensor | None, pair_index: torch.Tensor | None
+) -> torch.Tensor | None:
+    """``[2, P]``: the nodes ``(a, b)`` of every pair of :func:`node_pairs` when each pair holds
+    exactly the two edges ``b -> a`` and ``a -> b`` (a symmetric graph without duplicate edges),
+    else ``None``."""
+    if first is None or pair_index is None or edge_index.shape[1] != 2 * first.shape[0]:
+        return None
+    counts = torch.bincount(pair_index, minlength=first.shape[0])
+    nodes = edge_index[:, first].flip(0)  # (target a, source b) of the first edge of each pair
+    # the two edges of a pair are opposite: their sources are a and b (not the same node twice)
+    sources = torch.zeros_like(counts).index_add_(0, pair_index, edge_index[0])
+    if (
+        bool((counts != 2).any())
+        or bool((nodes[0] == nodes[1]).any())
+        or bool((sources != nodes.sum(0)).any())
+    ):
+        return None
+    return nodes
+
+
+def node_pairs(
+    edge_index: torch.Tensor, num_nodes: int, symmetric_lengths: bool = True
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(first [P], pair_index [E])``: for the unordered node pairs of the edges, one edge of each
+    (``first``) and the pair of every edge, so that what depends only on an edge's length is computed
+    once per pair; ``(None, None)`` when it would not save anything (no pair has two edges), when the
+    lengths are not a function of the pair (given ``edge_vec``, e.g. periodic images:
+    ``symmetric_lengths=False``) and under ``torch.compile`` (data-dependent sizes).
+
+    The two directions ``pos[j] - pos[i]`` and ``pos[i] - pos[j]`` are exact negations, so the
+    lengths, and everything computed from them, are bit-identical."""
+    if not symmetric_lengths or torch.compiler.is_compiling() or edge_index.shape[1] == 0:
+        return None, None
+    j, i = edge_index[0], edge_index[1]
+    key = torch.minimum(i, j) * num_nodes + torch.maximum(i, j)
+    pairs, pair_index = torch.unique(key, return_inverse=True)
+    if pairs.shape[0] == key.shape[0]:
+        return None, None
+    arange = torch.arange(key.shape[0], device=key.device)
+    first = torch.full_like(pairs, key.shape[0]).scatter_reduce_(0, pair_index, arange, "amin")
+    return first, pair_index

@@ -29,6 +29,7 @@ from torch import nn
 
 from ..keys import Target
 from ..symmetry import symmetry_report
+from .compile import CompiledForward, compile_options
 from .losses import LOSSES, irreps_blocks, typed_loss
 from .metrics import TypedErrors, unit_of
 
@@ -50,6 +51,10 @@ class GDLModule(LightningModule):
         metrics: metric names (:data:`gdl.training.metrics.METRICS`) computed for every target.
             Default ``("mae",)``.
         units: ``{target: (unit, factor)}`` overriding :data:`gdl.training.metrics.UNITS`. Default ``None``.
+        compile: run the model's forward passes through ``torch.compile`` (``True``, or a mapping of
+            its arguments such as ``{backend: inductor, dynamic: true}``;
+            :mod:`gdl.training.compile`). A model that cannot compile raises at the first step,
+            naming the submodule that fails. Default ``False``.
     """
 
     def __init__(
@@ -62,6 +67,7 @@ class GDLModule(LightningModule):
         loss_weights: Mapping[str, float] | None = None,
         metrics: Sequence[str] = ("mae",),
         units: Mapping[str, Sequence] | None = None,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
         super().__init__()
         targets: tuple[Target, ...] | None = getattr(model, "targets", None)
@@ -101,6 +107,11 @@ class GDLModule(LightningModule):
             }
         )
         self.scaler: Any = None  # the data module's Standardize, attached in setup()
+        self.compile_options = compile_options(compile)
+        # a plain attribute (not a submodule): the state dict keeps the model's own keys
+        self._compiled_forward: CompiledForward | None = (
+            CompiledForward(model, self.compile_options) if self.compile_options is not None else None
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -124,7 +135,7 @@ class GDLModule(LightningModule):
         return batch
 
     def forward(self, batch: Any) -> dict[str, torch.Tensor]:
-        return self.model(batch)
+        return self.model(batch) if self._compiled_forward is None else self._compiled_forward(batch)
 
     def regularizer(self) -> torch.Tensor:
         reg = getattr(self.model, "regularizer", None)

@@ -73,3 +73,42 @@ def test_egnn_peer_reads_the_same_batches(batch):
     out = model.module(model.prepare(batch))
     assert out.shape == (4, 1)
     model.loss_of(out).backward()
+
+
+def test_schnet_peer_reads_the_batch_edges(batch):
+    model = build(
+        {
+            "kind": "peer",
+            "name": "schnet",
+            "kwargs": {"hidden_channels": 8, "num_filters": 8, "num_interactions": 2},
+        }
+    )
+    out = model.module(model.prepare(batch))
+    assert out.shape == (int(batch.num_graphs), 1)
+    # its interaction graph is the batch's: dropping the edges changes the output
+    fewer = batch.clone()
+    fewer.edge_index = batch.edge_index[:, ::2]
+    assert not torch.allclose(model.module(fewer), out)
+    model.loss_of(out).backward()
+
+
+def test_nequip_peer_builds_without_changing_gdl_state(batch):
+    pytest.importorskip("nequip")
+    import e3nn
+
+    dtype, flags = torch.get_default_dtype(), e3nn.get_optimization_defaults()
+    model = build(
+        {"kind": "peer", "name": "nequip", "kwargs": {"num_layers": 2, "l_max": 1, "num_features": 4}}
+    )
+    assert torch.get_default_dtype() == dtype and e3nn.get_optimization_defaults() == flags
+    inputs = model.prepare(batch)
+    out = model.module(inputs)
+    assert out.shape == (int(batch.num_graphs), 1) and set(inputs) == {
+        "pos",
+        "edge_index",
+        "atom_types",
+        "batch",
+        "num_atoms",
+    }
+    torch.testing.assert_close(model.module(inputs), out)  # its input is not modified
+    model.loss_of(out).backward()

@@ -128,3 +128,28 @@ def test_record_is_written_as_json_and_rendered(tmp_path):
     text = markdown(record)
     assert "| egnn | egnn |" in text and "missing: x" in text and "test cpu" in text
     assert "| egnn_vs_egnn_pytorch | nan |" in text
+
+
+def test_pair_ratios_are_the_other_models_time_over_gdls():
+    def model(fwd_bwd, fwd, params):
+        return {
+            "parameters": params,
+            "steps": [{"input": k, "s": 2 * t, "fwd_bwd_s": t} for k, t in enumerate(fwd_bwd)],
+            "forward": [{"input": k, "s": t} for k, t in enumerate(fwd)],
+        }
+
+    ok = {"status": "ok", "models": [model([1.0, 2.0, 3.0], [0.5], 10), model([3.0, 6.0, 9.0], [0.6], 20)]}
+    failed = {"status": "error", "error": "boom"}
+    pairs = [
+        {"id": "tfn_vs_nequip_l2", "ratio": "tfn_vs_nequip_l2", "label": "a", "result": ok},
+        {"id": "invariant_vs_schnet", "ratio": "invariant_vs_schnet", "label": "b", "result": failed},
+    ]
+    record = _record(pairs=pairs)
+    ratios = record["ratios"]
+    assert ratios["tfn_vs_nequip_l2"]["value"] == 3.0  # median fwd+bwd 6 / 2, not the whole step
+    assert math.isclose(ratios["tfn_vs_nequip_l2_forward"]["value"], 1.2)
+    assert (
+        math.isnan(ratios["invariant_vs_schnet"]["value"]) and "boom" in ratios["invariant_vs_schnet"]["note"]
+    )
+    table = markdown(record)
+    assert "| tfn_vs_nequip_l2 | a | 10 / 20 | 3 | 2e+03 / 6e+03 | 3 | 500 / 600 | 1.2 | ok |" in table

@@ -155,3 +155,30 @@ def test_runner_needs_only_torch_pyg_e3nn_scipy_numpy(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "| egnn_pytorch | " in res.stdout and "missing: egnn_pytorch is not installed" in res.stdout
     assert "RATIO egnn_flops_fraction_of_gemm " in res.stdout
+
+
+def test_quick_pairs_are_interleaved_and_give_ratio_lines(tmp_path, capsys):
+    args = parse_args(
+        [
+            "--quick",
+            "--random-molecules",
+            "--no-isolate",
+            "--only",
+            "pairs",
+            "--models",
+            "InvariantNet",
+            "--results-dir",
+            str(tmp_path),
+        ]
+    )
+    record = run(args)
+    rows = {r["id"]: r for r in record["pairs"]}
+    assert set(rows) == {"invariant_vs_schnet", "invariant_vs_schnet_ftz"}
+    for r in rows.values():
+        assert r["result"]["status"] == "ok" and r["workload"]["radius"] == 5.0
+        first, second = r["result"]["models"]
+        assert len(first["steps"]) == len(second["steps"]) >= 2 and first["parameters"] > 0
+    assert rows["invariant_vs_schnet_ftz"]["result"]["flush_denormal"]
+    out = capsys.readouterr().out
+    for name in ("invariant_vs_schnet", "invariant_vs_schnet_forward", "invariant_vs_schnet_ftz"):
+        assert re.search(rf"^RATIO {name} \d", out, re.M), name

@@ -57,3 +57,14 @@ def test_galaxy_cloud_has_a_periodic_knn_graph():
     assert data.num_nodes == 300 and data.edge_index.shape == (2, 2400)
     assert data.edge_vec.shape == (2400, 3) and data.num_graphs == 1
     assert float(data.edge_vec.norm(dim=-1).max()) < 500.0  # minimum image in a 1000 Mpc/h box
+
+
+def test_molecule_batches_with_a_radius_keep_the_short_edges():
+    sample = random_qm9_like_sample(8, seed=1)
+    full = molecule_batches(sample, 4)[0]
+    near = molecule_batches(sample, 4, radius=2.0)[0]
+    d_full = (full.pos[full.edge_index[0]] - full.pos[full.edge_index[1]]).norm(dim=-1)
+    d_near = (near.pos[near.edge_index[0]] - near.pos[near.edge_index[1]]).norm(dim=-1)
+    assert (d_near < 2.0).all() and near.edge_index.shape[1] == int(
+        (d_full < 2.0).sum()
+    ) < full.edge_index.shape[1]

@@ -139,3 +139,72 @@ def test_compiled_training_step_matches_eager():
     assert len(grads[0]) == len(grads[1]) > 0
     for eager, comp in zip(*grads, strict=True):
         torch.testing.assert_close(comp, eager, rtol=1e-4, atol=1e-5)
+
+
+def _old_layer(conv, x, pos, edge_index, r, vel=None):
+    """The EGNNConv forward of before issue 16 (PyG propagate, [E, 1 + C, 3] coordinate messages,
+    a degree scatter per layer), transcribed: the reference of the optimised layer."""
+    f, n = conv.channels, pos.shape[0]
+    j, i = edge_index[0], edge_index[1]
+    w = conv.edge_lin1.weight
+    ab = torch.nn.functional.linear(x, torch.cat([w[:, :f], w[:, f : 2 * f]], dim=0))
+    a = ab[:, :f] + conv.edge_lin1.bias
+    d2 = (r * r).sum(dim=-1, keepdim=True)
+    pre = a[i] + ab[:, f:][j] + torch.nn.functional.linear(d2, w[:, 2 * f : 2 * f + 1])
+    m = torch.nn.functional.silu(conv.edge_lin2(torch.nn.functional.silu(pre)))
+    coef = conv.coord_step * torch.tanh(conv.coord_mlp(m))
+    dx = coef.unsqueeze(-1) * (r * -torch.rsqrt(d2 + 1.0)).unsqueeze(1)
+    if conv.att is not None:
+        m = m * torch.sigmoid(conv.att(m))
+    m_sum = m.new_zeros(n, f).index_add_(0, i, m)
+    dx_sum = dx.new_zeros(n, dx.shape[1], 3).index_add_(0, i, dx)
+    deg = dx.new_zeros(n).index_add_(0, i, dx.new_ones(i.shape[0])).clamp_(min=1.0)
+    pos_out = pos + (dx_sum / deg.view(-1, 1, 1))[:, 0]
+    if conv.vel_mlp is not None:
+        pos_out = pos_out + (conv.vel_mlp(x).unsqueeze(-1) * vel).sum(dim=1)
+    return x + conv.node_mlp(torch.cat([x, m_sum], dim=-1)), pos_out
+
+
+def _old_forward(model, batch):
+    h, vel = model.embed(batch), model.vectors(batch)
+    r, pos0 = model.edge_vectors(batch), batch.pos
+    pos, (j, i) = pos0, batch.edge_index
+    for conv in model.convs:
+        h, new_pos = _old_layer(conv, h, pos, batch.edge_index, r, vel)
+        step = new_pos - pos
+        r, pos = r + step[j] - step[i], new_pos
+    node_vec = (pos - pos0).unsqueeze(1)
+    if vel is not None:
+        node_vec = torch.cat([node_vec, vel], dim=1)
+    return model.readout(
+        h, batch.edge_index, r, model.batch_vector(batch), model.num_graphs(batch), node_vec=node_vec
+    )
+
+
+@pytest.mark.parametrize(
+    "targets, attention, skips_last",
+    [
+        (["energy:graph:0e"], False, True),  # the last layer's coordinates are never read
+        (["energy:graph:0e", "dipole:graph:1o"], True, False),
+        (["displacement"], False, False),
+    ],
+)
+def test_optimised_step_matches_the_old_layer_on_fixed_weights(targets, attention, skips_last):
+    torch.manual_seed(0)
+    model = make(targets, attention=attention, vector_inputs=("vel",)).float()
+    assert model.readout_reads_geometry is not skips_last
+    batch = batch_with_velocities(torch.float32)
+    out, ref = model(batch), _old_forward(model, batch)
+    grads = torch.autograd.grad(
+        sum(v.pow(2).sum() for v in out.values()), list(model.parameters()), allow_unused=True
+    )
+    ref_grads = torch.autograd.grad(
+        sum(v.pow(2).sum() for v in ref.values()), list(model.parameters()), allow_unused=True
+    )
+    for k in ref:
+        torch.testing.assert_close(out[k], ref[k], atol=1e-6, rtol=1e-5)
+    for g, g_ref in zip(grads, ref_grads):
+        if g_ref is None:
+            assert g is None or g.abs().max() == 0
+        else:
+            torch.testing.assert_close(g, g_ref, atol=1e-6, rtol=1e-4)

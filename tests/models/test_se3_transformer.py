@@ -77,7 +77,8 @@ def test_so3_model_is_rotation_equivariant_only(l_max):
 def test_matched_configuration_of_the_original():
     # degrees 0..2 with the same channels each, SO(3): what a comparison with se3-transformer-pytorch uses
     model = SE3Transformer(["homo"], hidden_channels=8, num_layers=3, l_max=2, parity=False, num_heads=2)
-    assert [str(layer.irreps_out) for layer in model.layers] == ["8x0e+8x1e+8x2e"] * 3
+    assert [str(layer.irreps_out) for layer in model.layers] == ["8x0e+8x1e+8x2e"] * 2 + ["8x0e"]
+    assert str(model.layers[-1].irreps_key) == "8x0e+8x1e+8x2e"  # the last block reads the energy only
     assert str(model.layers[0].irreps_in) == "8x0e"  # the projection keeps the embedded scalars
     assert all(layer.num_heads == 2 for layer in model.layers)
 
@@ -107,3 +108,42 @@ def test_l_max_0_is_invariant_and_vector_inputs():
     assert errors.max() < 1e-13
     batch.vel = torch.randn(batch.num_nodes, 3, dtype=torch.float64)
     assert_equivariant(vec, batch, tol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "targets, kept",
+    [
+        (["U0"], "0e"),
+        ([Target("energy", "0e", "graph"), Target("mu", "1o", "graph")], "0e+1o"),
+        ([Target("quad", "0e+2e", "graph")], "0e+2e"),
+    ],
+)
+def test_last_block_emits_only_what_the_readout_reads(targets, kept):
+    with default_dtype(torch.float64):
+        kw = dict(hidden_channels=4, num_layers=2, l_max=2, num_heads=2)
+        full = SE3Transformer(targets, prune_last_layer=False, **kw)
+        pruned = SE3Transformer(targets, **kw)
+    last, last_full = pruned.layers[-1], full.layers[-1]
+    assert sorted(str(ir) for _, ir in last.irreps_out) == sorted(kept.split("+"))
+    # keys (the attention) stay those of the full block; only values and outputs shrink
+    assert last.irreps_mid == last_full.irreps_mid and last.irreps_key == last_full.irreps_out
+    assert last.irreps_value.dim < last_full.irreps_value.dim
+    batch = random_molecules(3, 4, 7, 5, seed=0)
+    prefix = f"layers.{len(pruned.layers) - 1}."
+    state = {k: v for k, v in full.state_dict().items() if not k.startswith(prefix)}
+    assert not pruned.load_state_dict(state, strict=False).unexpected_keys
+    with torch.no_grad():
+        ref = full(batch)
+        assert any((pruned(batch)[k] - ref[k]).abs().max() > 1e-6 for k in ref)
+        last.load_restricted(last_full)
+        out = pruned(batch)
+    for k in ref:
+        torch.testing.assert_close(out[k], ref[k], atol=1e-12, rtol=1e-10)
+    assert_equivariant(pruned, batch, tol=1e-9)
+
+
+def test_fused_tensor_product_backend_needs_its_package():
+    with pytest.raises(ImportError, match="needs the package openequivariance"):
+        SE3Transformer(
+            ["U0"], hidden_channels=4, num_layers=1, l_max=1, num_heads=2, tp_backend="openequivariance"
+        )

@@ -141,7 +141,7 @@ def test_edge_vec_is_used_when_present():
 
 
 def test_residual_connections_and_shared_edge_attributes():
-    model = TFN(["homo"], hidden_channels=4, num_layers=3, l_max=2)
+    model = TFN(["homo"], hidden_channels=4, num_layers=3, l_max=2, prune_last_layer=False)
     irreps = [str(layer.irreps_out) for layer in model.layers]
     assert irreps == ["4x0e+4x1o+4x2e", "4x0e+4x1o+4x1e+4x2e+4x2o", "4x0e+4x0o+4x1o+4x1e+4x2e+4x2o"]
     # each layer carries the blocks it shares with its input: 4x0e, then 0e+1o+2e, then all but 0o
@@ -186,3 +186,88 @@ def test_single_graph_without_batch_vector():
     out = model(data)
     assert out["homo"].shape == (1, 1) and out["charge"].shape == (5, 1)
     torch.testing.assert_close(out["homo"], model(Batch.from_data_list([data]))["homo"])
+
+
+def _load_full_weights(pruned, full):
+    """Copy ``full``'s weights into ``pruned`` (same model with a readout-aware last layer)."""
+    last = f"layers.{len(pruned.layers) - 1}."
+    state = {k: v for k, v in full.state_dict().items() if not k.startswith(last)}
+    result = pruned.load_state_dict(state, strict=False)
+    assert not result.unexpected_keys
+    assert all(k.startswith(last) for k in result.missing_keys)
+    pruned.layers[-1].load_restricted(full.layers[-1])
+
+
+# energy; energy + dipole; a quadrupole as 0e + 2e; node-level vectors
+READOUTS = [
+    (["U0"], "0e"),
+    ([Target("energy", "0e", "graph"), Target("mu", "1o", "graph")], "0e+1o"),
+    ([Target("quad", "0e+2e", "graph")], "0e+2e"),
+    ([Target("force", "1o", "node")], "1o"),
+]
+
+
+@pytest.mark.parametrize("targets, kept", READOUTS)
+def test_last_layer_emits_only_what_the_readout_reads(targets, kept):
+    with default_dtype(torch.float64):
+        full = TFN(targets, hidden_channels=4, num_layers=2, l_max=2, prune_last_layer=False)
+        pruned = TFN(targets, hidden_channels=4, num_layers=2, l_max=2)
+    assert sorted(str(ir) for _, ir in pruned.layers[-1].irreps_out) == sorted(kept.split("+"))
+    assert pruned.layers[-1].tp.weight_numel < full.layers[-1].tp.weight_numel
+    assert pruned.layers[0].irreps_out == full.layers[0].irreps_out
+    batch = random_molecules(3, 4, 7, 5, seed=0)
+    with torch.no_grad():
+        ref = full(batch)
+        before = pruned(batch)
+        assert any((before[k] - ref[k]).abs().max() > 1e-6 for k in ref)  # other random weights
+        _load_full_weights(pruned, full)
+        out = pruned(batch)
+    for k in ref:
+        torch.testing.assert_close(out[k], ref[k], atol=1e-12, rtol=1e-10)
+    assert_equivariant(pruned, batch, tol=1e-9)
+
+
+def test_so3_last_layer_is_pruned_to_even_labels():
+    targets = [Target("energy", "0e", "graph"), Target("mu", "1o", "graph")]
+    with default_dtype(torch.float64):
+        full = TFN(targets, hidden_channels=4, num_layers=2, l_max=2, parity=False, prune_last_layer=False)
+        pruned = TFN(targets, hidden_channels=4, num_layers=2, l_max=2, parity=False)
+    assert str(pruned.layers[-1].irreps_out) == "4x0e+4x1e"
+    batch = random_molecules(3, 4, 7, 5, seed=1)
+    _load_full_weights(pruned, full)
+    with torch.no_grad():
+        for k, v in full(batch).items():
+            torch.testing.assert_close(pruned(batch)[k], v, atol=1e-12, rtol=1e-10)
+
+
+def test_fused_tensor_product_backend_needs_its_package():
+    with pytest.raises(ImportError, match="needs the package cuequivariance-torch"):
+        TFN(["U0"], hidden_channels=4, num_layers=1, l_max=1, tp_backend="cuequivariance")
+    with pytest.raises(ValueError, match="unknown tensor-product backend 'nope'"):
+        TFN(["U0"], hidden_channels=4, num_layers=1, l_max=1, tp_backend="nope")
+
+
+def test_radial_weights_are_computed_once_per_node_pair():
+    with default_dtype(torch.float64):
+        model = TFN(["U0"], hidden_channels=4, num_layers=2, l_max=2)
+    batch = random_molecules(3, 4, 7, 5, seed=6)  # full graphs: every node pair has two edges
+    rows = []
+    handle = model.layers[0].radial_mlp.register_forward_hook(lambda m, a, out: rows.append(out.shape[0]))
+    with torch.no_grad():
+        out = model(batch)["U0"]
+        # with edge_vec given (periodic images may differ per direction) every edge has its own
+        batch.edge_vec = batch.pos[batch.edge_index[0]] - batch.pos[batch.edge_index[1]]
+        ref = model(batch)["U0"]
+    handle.remove()
+    assert rows == [batch.edge_index.shape[1] // 2, batch.edge_index.shape[1]]
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    layer = model.layers[0]
+    with pytest.raises(ValueError, match="pair_index must have shape"):
+        layer(
+            model.node_inputs(batch),
+            batch.pos,
+            batch.edge_index,
+            edge_sh=torch.zeros(batch.edge_index.shape[1], 9),
+            edge_radial=torch.zeros(4, 3),
+            pair_index=torch.zeros(batch.edge_index.shape[1], dtype=torch.long),
+        )

@@ -62,3 +62,46 @@ def test_split_column_slices_keeps_values_and_gradients():
 def test_split_column_slices_leaves_other_code_alone():
     gm = torch.fx.symbolic_trace(torch.nn.Linear(3, 2))
     assert split_column_slices(gm) == 0
+
+
+def test_edge_tensor_product_unit_is_gather_product_scatter():
+    import pytest
+    from torch_geometric.utils import scatter
+
+    from gdl.nn.edge_tensor_product import EdgeTensorProduct, make_edge_tensor_product, register_backend
+
+    irreps_in, irreps_sh = o3.Irreps("3x0e+2x1o"), o3.Irreps("0e+1o")
+    unit = make_edge_tensor_product(irreps_in, irreps_sh, [["0e", "1o"], ["0e"]])
+    assert unit.irreps_mids == (o3.Irreps("3x0e+3x1o+2x1o+2x0e"), o3.Irreps("3x0e+2x0e"))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, irreps_in.dim, generator=g)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 0], [1, 2, 3, 4, 0, 2]])
+    sh = torch.randn(6, irreps_sh.dim, generator=g)
+    w = torch.randn(6, unit.weight_numel, generator=g)
+    ref = scatter(unit.edges(x[edge_index[0]], sh, w), edge_index[1], dim=0, dim_size=5, reduce="sum")
+    torch.testing.assert_close(unit(x, sh, w, edge_index), ref)
+    # the value block (second filter) is the 0e part of a one-filter product with the same weights
+    single = EdgeTensorProduct(irreps_in, irreps_sh, ["0e"])
+    n_keys = unit.weight_numel - single.weight_numel
+    torch.testing.assert_close(
+        unit.edges(x[edge_index[0]], sh, w)[:, unit.irreps_mids[0].dim :],
+        single.edges(x[edge_index[0]], sh, w[:, n_keys:]),
+    )
+    # fused backends: never a silent fallback
+    with pytest.raises(ImportError, match="needs the package cuequivariance-torch"):
+        make_edge_tensor_product(irreps_in, irreps_sh, ["0e"], backend="cuequivariance")
+    with pytest.raises(ValueError, match="unknown tensor-product backend"):
+        make_edge_tensor_product(irreps_in, irreps_sh, ["0e"], backend="fast")
+
+    class Doubled(EdgeTensorProduct):
+        def forward(self, x, edge_sh, weight, edge_index):
+            return 2 * super().forward(x, edge_sh, weight, edge_index)
+
+    register_backend("test-doubled", Doubled)
+    try:
+        other = make_edge_tensor_product(irreps_in, irreps_sh, [["0e", "1o"], ["0e"]], backend="test-doubled")
+        torch.testing.assert_close(other(x, sh, w, edge_index), 2 * ref)
+    finally:
+        from gdl.nn.edge_tensor_product import BACKENDS
+
+        BACKENDS.pop("test-doubled")

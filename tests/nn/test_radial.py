@@ -52,3 +52,25 @@ def test_invalid_arguments():
         GaussianBasis(4, cutoff=0.0)
     with pytest.raises(ValueError):
         PolynomialCutoff(-1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_gaussian_tails_are_exact_zeros_not_subnormals(dtype):
+    d = torch.linspace(0.0, 6.0, 2001, dtype=dtype, requires_grad=True)
+    exact = GaussianBasis(50, 5.0)(d)
+    plain = GaussianBasis(50, 5.0, exact_zero_tails=False)(d)
+    tiny = torch.finfo(dtype).tiny
+    subnormal = (plain > 0) & (plain < tiny)
+    if dtype == torch.float32:
+        assert subnormal.float().mean() > 0.01  # what the plain basis produces on [0, 6]
+    assert not ((exact > 0) & (exact < tiny)).any()
+    # equal wherever the value is normal, zero (and within tiny of the plain value) elsewhere
+    keep = plain >= tiny
+    assert torch.equal(exact[keep], plain[keep])
+    assert (exact[~keep] == 0).all() and (plain[~keep] < tiny).all()
+    # gradients: finite, equal where the value is normal
+    (g_exact,) = torch.autograd.grad(exact.sum(), d)
+    (g_plain,) = torch.autograd.grad(plain.sum(), d)
+    assert torch.isfinite(g_exact).all()
+    torch.testing.assert_close(g_exact, g_plain, atol=1e3 * tiny, rtol=1e-6)
+    assert "exact_zero_tails=False" in repr(GaussianBasis(4, exact_zero_tails=False))

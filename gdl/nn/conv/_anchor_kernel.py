@@ -1,15 +1,19 @@
-"""Kernels shared by the anchor layers (private): an MLP on invariants, and a spatial kernel on
+"""Kernels shared by the anchor layers (private): an MLP on invariants, a spatial kernel on
 (point, anchor) invariants and edge lengths whose first layer is split so that the radial part is
-computed once per edge rather than once per (edge, anchor) pair."""
+computed once per edge rather than once per (edge, anchor) pair, and the chunked, recomputed sum of
+kernel-weighted messages (:func:`chunked_edge_sum`) that keeps the layers' memory bounded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..radial import BesselBasis, PolynomialCutoff
 
-__all__ = ["InvariantMLP", "SpatialKernel", "safe_norm"]
+__all__ = ["EDGE_ANCHOR_CHUNK", "InvariantMLP", "SpatialKernel", "chunked_edge_sum", "safe_norm"]
 
 
 def safe_norm(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -60,3 +64,58 @@ class SpatialKernel(nn.Module):
     def forward(self, inv: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         h = self.lin_inv(inv) + self.lin_rad(self.basis(d)).unsqueeze(1)  # [E, A, hidden]
         return self.lin_out(self.act(h)) * self.envelope(d)[:, None, None]
+
+
+#: Default number of (edge, anchor) pairs per chunk of :func:`chunked_edge_sum`.
+EDGE_ANCHOR_CHUNK = 65536
+
+
+def chunked_edge_sum(
+    kernel: Callable[[torch.Tensor], torch.Tensor],
+    edge_vec: torch.Tensor,
+    edge_index: torch.Tensor,
+    source: torch.Tensor,
+    num_nodes: int,
+    chunk_pairs: int,
+) -> torch.Tensor:
+    r""":math:`m_i = \sum_{e = (j \to i)} k(r_e) \odot s_j` over chunks of edges, each recomputed in the
+    backward pass (``torch.utils.checkpoint``) instead of keeping its ``[E, A, C]`` intermediates.
+
+    Only the chunk's inputs are kept between the passes, so the memory of the (edge, anchor) kernel
+    and messages is that of one chunk of about ``chunk_pairs`` (edge, anchor) pairs rather than of all
+    ``E * A``; the price is one more evaluation of the kernel in the backward pass, on chunks small
+    enough to stay in cache.
+
+    Args:
+        kernel: ``r [Ec, 3] -> [Ec, A, C]``, the kernel of a chunk of edges.
+        edge_vec: ``[E, 3]``.
+        edge_index: ``[2, E]``, edges ``j -> i``.
+        source: ``[N, A or 1, C]``, the features sent along the edges (broadcast over anchors).
+        num_nodes: ``N``.
+        chunk_pairs: (edge, anchor) pairs per chunk.
+
+    Shapes: ``-> [N, A, C]``.
+    """
+    j, i = edge_index[0], edge_index[1]
+    num_edges = edge_vec.shape[0]
+    probe = kernel(edge_vec[:1])  # [1, A, C]: the output's shape and dtype
+    num_anchors = probe.shape[1]
+    out = source.new_zeros(num_nodes, num_anchors, max(probe.shape[2], source.shape[2]))
+    step = max(1, chunk_pairs // max(num_anchors, 1))
+
+    def block(
+        r: torch.Tensor, src_index: torch.Tensor, dst_index: torch.Tensor, src: torch.Tensor
+    ) -> torch.Tensor:
+        # the chunk's messages summed into a partial [N, A, C] inside the recomputed region: nothing
+        # of size [Ec, A, C] outlives the chunk (an index_add outside would keep its source)
+        msg = kernel(r) * src.index_select(0, src_index)
+        return msg.new_zeros(out.shape).index_add_(0, dst_index, msg)
+
+    recompute = torch.is_grad_enabled()
+    for start in range(0, num_edges, step):
+        r, jc, ic = edge_vec[start : start + step], j[start : start + step], i[start : start + step]
+        if recompute:
+            out = out + checkpoint(block, r, jc, ic, source, use_reentrant=False)
+        else:
+            out.index_add_(0, ic, kernel(r) * source.index_select(0, jc))
+    return out

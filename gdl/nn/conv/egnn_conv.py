@@ -10,7 +10,22 @@ from torch_geometric.nn import MessagePassing
 from .._checks import check_features, edge_vectors
 from ._scalar_common import check_edge_attr
 
-__all__ = ["EGNNConv"]
+__all__ = ["EGNNConv", "node_degree"]
+
+
+def node_degree(index: torch.Tensor, num_nodes: int, dtype: torch.dtype) -> torch.Tensor:
+    """``[num_nodes]``: the number of entries of ``index`` equal to each node, at least 1 (an
+    ``index_add`` of ones: static shapes under ``torch.compile``, unlike ``bincount``)."""
+    ones = torch.ones(index.shape[0], dtype=dtype, device=index.device)
+    return torch.zeros(num_nodes, dtype=dtype, device=index.device).index_add_(0, index, ones).clamp_(min=1.0)
+
+
+def check_edge_vec_shape(edge_vec: torch.Tensor, edge_index: torch.Tensor) -> None:
+    if edge_vec.dim() != 2 or edge_vec.shape != (edge_index.shape[1], 3):
+        raise ValueError(
+            f"edge_vec must have shape [{edge_index.shape[1]}, 3] (one row per edge), "
+            f"got {tuple(edge_vec.shape)}"
+        )
 
 
 class EGNNConv(MessagePassing):
@@ -50,7 +65,9 @@ class EGNNConv(MessagePassing):
     :math:`[h_i, h_j, d^2_{ij}, a_{ij}]` (parameter ``edge_lin1``), is evaluated as
     :math:`W_i h_i + W_j h_j + w_d d^2_{ij} + W_a a_{ij} + b` with :math:`W_i h, W_j h` computed once per
     node and gathered per edge: the same function with ~``E/N`` times fewer FLOPs. Features and
-    coordinate updates are each aggregated by one scatter.
+    coordinate updates are each aggregated by one ``index_add``; without vector channels the
+    coordinate messages are ``[E, 3]`` (no ``[E, 1, 3]`` broadcast), and a model passes the node
+    degrees once for all its layers (``degree``) and validates its inputs once (``validate``).
 
     Edges ``(j, i) = edge_index[:, e]`` send messages from ``j`` to ``i``; the relative vector is
     ``r_ij = pos[j] - pos[i]`` or the given ``edge_vec`` (minimum image in periodic boxes).
@@ -129,65 +146,66 @@ class EGNNConv(MessagePassing):
         edge_attr: torch.Tensor | None = None,
         vel: torch.Tensor | None = None,
         vec: torch.Tensor | None = None,
+        degree: torch.Tensor | None = None,
+        update_coords: bool = True,
+        validate: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3], r_ij = pos_j - pos_i; validates pos/edges
+        r"""Args beyond the layer's inputs (class docstring), for models that call it in a stack:
+        ``degree [N]``, the number of incoming edges of every node clamped to at least 1 (the
+        coordinate mean's denominator; computed here when ``None``); ``update_coords=False`` skips
+        the coordinate and vector-channel update (``pos`` and ``vec`` come back unchanged: a last
+        layer whose coordinates nothing reads); ``validate=False`` skips the value checks of
+        ``pos``, ``edge_index`` and ``edge_vec`` (NaN, index range: each reads the whole tensor),
+        for a caller that has checked them once (shapes are still checked)."""
         n, f = pos.shape[0], self.channels
+        if validate:
+            r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3], r_ij = pos_j - pos_i
+        elif edge_vec is not None:
+            check_edge_vec_shape(edge_vec, edge_index)
+            r = edge_vec.to(pos.dtype)
+        else:
+            r = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])
         check_features(x, n, f, "x")
         vel = self._check_vectors(vel, "vel", n, self.vel_channels, allow_flat=True)
         vec = self._check_vectors(vec, "vec", n, self.vec_channels, allow_flat=False)
+        j, i = edge_index[0], edge_index[1]
 
         w = self.edge_lin1.weight  # [F, 2F + 1 + edge_dim] acting on [h_i, h_j, d^2, a_ij]
         ab = F.linear(x, torch.cat([w[:, :f], w[:, f : 2 * f]], dim=0))  # [N, 2F] = [W_i h | W_j h]
         a = ab[:, :f] + self.edge_lin1.bias  # [N, F], the bias added per node rather than per edge
         d2 = (r * r).sum(dim=-1, keepdim=True)  # [E, 1]
         check_edge_attr(edge_attr, r.shape[0], self.edge_dim, "EGNNConv")
-        z = F.linear(edge_attr, w[:, 2 * f + 1 :]) if edge_attr is not None else None  # [E, F]
 
-        m_agg, dx = self.propagate(edge_index, a=a, b=ab[:, f:], r=r, d2=d2, z=z, size=(n, n))
-
-        pos_out = pos + dx[:, 0]
-        if self.vel_mlp is not None:
-            pos_out = pos_out + (self.vel_mlp(x).unsqueeze(-1) * vel).sum(dim=1)  # sum_v phi_v(h)_v vel_v
-        vec_out = vec + dx[:, 1:] if vec is not None else None
-        x_out = x + self.node_mlp(torch.cat([x, m_agg], dim=-1))
-        return x_out, pos_out, vec_out
-
-    def message(
-        self,
-        a_i: torch.Tensor,
-        b_j: torch.Tensor,
-        r: torch.Tensor,
-        d2: torch.Tensor,
-        z: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij), in two fused passes
+        # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij), gathered per edge
         # w_d d^2 as a linear map: a strided weight column here was miscompiled by inductor (torch 2.13)
-        w_d = self.edge_lin1.weight[:, 2 * self.channels : 2 * self.channels + 1]  # [F, 1]
-        pre = a_i + b_j + F.linear(d2, w_d)  # [E, F]
-        if z is not None:
-            pre = pre + z
+        w_d = w[:, 2 * f : 2 * f + 1]  # [F, 1]
+        pre = a.index_select(0, i) + ab[:, f:].index_select(0, j) + F.linear(d2, w_d)  # [E, F]
+        if edge_attr is not None:
+            pre = pre + F.linear(edge_attr, w[:, 2 * f + 1 :])
         m = F.silu(self.edge_lin2(F.silu(pre)))  # phi_e, [E, F]
-        coef = self.coord_step * torch.tanh(self.coord_mlp(m))  # [E, 1 + C]
-        unit = r * -torch.rsqrt(d2 + 1.0)  # bounded x_i - x_j = -r_ij, [E, 3]
-        dx = coef.unsqueeze(-1) * unit.unsqueeze(1)  # [E, 1 + C, 3]
+
+        pos_out, vec_out = pos, vec
+        if update_coords:
+            coef = self.coord_step * torch.tanh(self.coord_mlp(m))  # [E, 1 + C]
+            unit = r * -torch.rsqrt(d2 + 1.0)  # bounded x_i - x_j = -r_ij, [E, 3]
+            if self.vec_channels:
+                dx = (coef.unsqueeze(-1) * unit.unsqueeze(1)).flatten(1)  # [E, (1 + C) 3]
+            else:
+                dx = coef * unit  # [E, 3]: no [E, 1, 3] broadcast when there are no vector channels
+            if degree is None:
+                degree = node_degree(i, n, dx.dtype)
+            # mean over incoming edges; index_add (its backward is a row gather, cheaper than scatter's)
+            dx_mean = dx.new_zeros(n, dx.shape[1]).index_add_(0, i, dx) / degree.unsqueeze(-1)
+            pos_out = pos + dx_mean[:, :3]
+            if self.vel_mlp is not None:
+                pos_out = pos_out + (self.vel_mlp(x).unsqueeze(-1) * vel).sum(dim=1)  # sum_v phi_v(h)_v vel_v
+            if vec is not None:
+                vec_out = vec + dx_mean[:, 3:].view(n, self.vec_channels, 3)
         if self.att is not None:
             m = m * torch.sigmoid(self.att(m))
-        return m, dx
-
-    def aggregate(
-        self,
-        inputs: tuple[torch.Tensor, torch.Tensor],
-        index: torch.Tensor,
-        ptr: torch.Tensor | None = None,
-        dim_size: int | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        # one index_add per quantity (its backward is a row gather, cheaper than scatter's gather)
-        m, dx = inputs
-        n = dim_size if dim_size is not None else int(index.max()) + 1
-        m_sum = m.new_zeros(n, m.shape[1]).index_add_(0, index, m)  # sum_j m_ij, [N, F]
-        dx_sum = dx.new_zeros(n, dx.shape[1], 3).index_add_(0, index, dx)  # [N, 1 + C, 3]
-        deg = dx.new_zeros(n).index_add_(0, index, dx.new_ones(index.shape[0])).clamp_(min=1.0)
-        return m_sum, dx_sum / deg.view(-1, 1, 1)  # mean over incoming edges for coordinates
+        m_agg = m.new_zeros(n, f).index_add_(0, i, m)  # sum_j e_ij m_ij, [N, F]
+        x_out = x + self.node_mlp(torch.cat([x, m_agg], dim=-1))
+        return x_out, pos_out, vec_out
 
     def _check_vectors(
         self, v: torch.Tensor | None, name: str, n: int, channels: int, allow_flat: bool

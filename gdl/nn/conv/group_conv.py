@@ -8,7 +8,7 @@ from torch_geometric.nn import MessagePassing
 
 from ...groups.anchors import check_anchors, frame_components, relative_rotations
 from .._checks import edge_vectors
-from ._anchor_kernel import InvariantMLP, SpatialKernel, safe_norm
+from ._anchor_kernel import EDGE_ANCHOR_CHUNK, InvariantMLP, SpatialKernel, chunked_edge_sum, safe_norm
 
 __all__ = ["GroupConv"]
 
@@ -55,6 +55,11 @@ class GroupConv(MessagePassing):
         cutoff: radius where the spatial kernel vanishes (and scale of the edge vectors). Default ``5.0``.
         kernel_channels: hidden width of the kernel MLPs. Default ``32``.
         aggr: aggregation over neighbours. Default ``"sum"``.
+        edge_chunk: with ``aggr="sum"``, the messages are summed over chunks of about this many
+            (edge, anchor) pairs, each recomputed in the backward pass instead of stored
+            (:func:`~gdl.nn.conv._anchor_kernel.chunked_edge_sum`): memory of one chunk instead of
+            ``E * A * C`` per intermediate. ``None``: all edges at once, intermediates stored.
+            Default ``65536``.
 
     Shapes:
         - **input:** ``f [N, B, in_channels]`` (invariant per (node, anchor) pair), ``pos [N, 3]``,
@@ -77,8 +82,12 @@ class GroupConv(MessagePassing):
         cutoff: float = 5.0,
         kernel_channels: int = 32,
         aggr: str = "sum",
+        edge_chunk: int | None = EDGE_ANCHOR_CHUNK,
     ):
         super().__init__(aggr=aggr, node_dim=0)
+        if edge_chunk is not None and edge_chunk < 1:
+            raise ValueError(f"{type(self).__name__}: edge_chunk must be >= 1 or None, got {edge_chunk}")
+        self.edge_chunk = edge_chunk
         if min(in_channels, out_channels, num_basis, kernel_channels) < 1 or cutoff <= 0:
             raise ValueError(
                 f"{type(self).__name__}: channels, num_basis and kernel_channels must be >= 1 and "
@@ -135,8 +144,19 @@ class GroupConv(MessagePassing):
         kappa = self.fiber_kernel(out_anchors.to(f.dtype), anchors.to(f.dtype))  # [A, B, C]
         # anchor mixing, batched over channels: no [N, A, B, C] intermediate
         g = torch.einsum("abc,nbc->nac", kappa, f) / f.shape[1]  # [N, A, C]
-        k = self.spatial_kernel(r.to(f.dtype), out_anchors.to(f.dtype))  # [E, A, C]
-        m = self.propagate(edge_index, g=g, k=k, size=(g.shape[0], g.shape[0]))  # [N, A, C]
+        out_anchors = out_anchors.to(f.dtype)
+        if self.edge_chunk is not None and self.aggr in ("sum", "add"):
+            m = chunked_edge_sum(
+                lambda rc: self.spatial_kernel(rc, out_anchors),
+                r.to(f.dtype),
+                edge_index,
+                g,
+                g.shape[0],
+                self.edge_chunk,
+            )
+        else:
+            k = self.spatial_kernel(r.to(f.dtype), out_anchors)  # [E, A, C]
+            m = self.propagate(edge_index, g=g, k=k, size=(g.shape[0], g.shape[0]))  # [N, A, C]
         return self.lin_root(g) + self.lin_nbr(m)
 
     def message(self, g_j: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -163,5 +183,7 @@ class GroupConv(MessagePassing):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_basis={self.num_basis}, "
-            f"cutoff={self.cutoff}, kernel_channels={self.kernel_channels}, aggr={self.aggr!r})"
+            f"cutoff={self.cutoff}, kernel_channels={self.kernel_channels}, aggr={self.aggr!r}"
+            + ("" if self.edge_chunk == EDGE_ANCHOR_CHUNK else f", edge_chunk={self.edge_chunk}")
+            + ")"
         )

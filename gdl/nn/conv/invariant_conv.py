@@ -52,7 +52,16 @@ class InvariantConv(MessagePassing):
 
     Shapes:
         - **input:** ``x [N, F]`` (invariant), ``pos [N, 3]`` (position), ``edge_index [2, E]``,
-          ``edge_vec [E, 3]`` (1o, optional), ``edge_attr [E, edge_dim]`` (invariant, optional)
+          ``edge_vec [E, 3]`` (1o, optional), ``edge_attr [E, edge_dim]`` (invariant, optional),
+          ``edge_basis [E, num_basis]`` and ``edge_cutoff [E]`` (invariant, optional: the output of
+          :meth:`edge_features`, which a model computes once per forward pass for all its layers;
+          given, they are checked for shape only and ``pos``/``edge_vec`` are not read);
+          ``pair_index [E]`` (optional, with them): ``edge_basis``/``edge_cutoff`` then hold one row
+          per node pair and edge ``e`` uses row ``pair_index[e]``, so that the filters of the two
+          directions of an edge are computed once (:meth:`gdl.models.InvariantNet.forward`);
+          ``pair_nodes [2, P]`` (optional, with ``pair_index``): when every pair ``(a, b)`` holds
+          exactly the two edges ``b -> a`` and ``a -> b``, their nodes; the messages are then
+          formed per pair without gathering the filters onto the edges
         - **output:** ``x' [N, F]`` (invariant)
     """
 
@@ -71,6 +80,7 @@ class InvariantConv(MessagePassing):
                 f"InvariantConv: need channels >= 1, num_filters >= 1, edge_dim >= 0; got {channels}, "
                 f"{num_filters}, {edge_dim}"
             )
+        self._sum = isinstance(self.aggr, str) and self.aggr in ("add", "sum")
         self.channels = int(channels)
         self.num_filters = int(num_filters or channels)
         self.edge_dim = int(edge_dim)
@@ -100,20 +110,93 @@ class InvariantConv(MessagePassing):
         edge_index: torch.Tensor,
         edge_vec: torch.Tensor | None = None,
         edge_attr: torch.Tensor | None = None,
+        edge_basis: torch.Tensor | None = None,
+        edge_cutoff: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None,
+        pair_nodes: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; validates pos/edges
         n = pos.shape[0]
+        if edge_basis is None:
+            r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; validates pos/edges
+            edge_basis, edge_cutoff = self.edge_features(r)
+        else:
+            self._check_edge_features(edge_basis, edge_cutoff, edge_index, pair_index)
         check_features(x, n, self.channels, "x")
-        d = safe_norm(r)  # [E]
-        e = self.radial.basis(d)  # [E, num_basis]
-        check_edge_attr(edge_attr, r.shape[0], self.edge_dim, "InvariantConv")
-        if edge_attr is not None:
-            e = torch.cat([e, edge_attr.to(e.dtype)], dim=-1)
-        w = self.filter_net(e)  # [E, num_filters]
-        if self.radial.cutoff_fn is not None:
-            w = w * self.radial.cutoff_fn(d).unsqueeze(-1)
-        agg = self.propagate(edge_index, x=self.lin_in(x), w=w, size=(n, n))  # [N, num_filters]
+        e = edge_basis  # [E, num_basis], or [P, num_basis] per pair
+        if pair_nodes is not None and self._sum and edge_attr is None:
+            # every pair (a, b) has the edges b -> a and a -> b, which share the filter W_p
+            a, b = pair_nodes[0], pair_nodes[1]
+            w = self.edge_filter(e, edge_cutoff)  # [P, num_filters]
+            u = self.lin_in(x)
+            agg = u.new_zeros(n, w.shape[1]).index_add_(0, a, u.index_select(0, b) * w)
+            agg = agg.index_add_(0, b, u.index_select(0, a) * w)
+            return x + self.out_mlp(agg)
+        if pair_index is not None:
+            if edge_attr is not None:
+                raise ValueError(
+                    "InvariantConv: pair_index (filters per node pair) cannot be used with edge_attr"
+                )
+            w = self.edge_filter(e, edge_cutoff).index_select(0, pair_index)  # [E, num_filters]
+        else:
+            check_edge_attr(edge_attr, e.shape[0], self.edge_dim, "InvariantConv")
+            if edge_attr is not None:
+                e = torch.cat([e, edge_attr.to(e.dtype)], dim=-1)
+            w = self.edge_filter(e, edge_cutoff)  # [E, num_filters]
+        if self._sum:  # a gather, a product and an index_add, without propagate's bookkeeping
+            j, i = edge_index[0], edge_index[1]
+            msg = self.lin_in(x).index_select(0, j) * w  # (U h_j) * W_ij, [E, num_filters]
+            agg = msg.new_zeros(n, msg.shape[1]).index_add_(0, i, msg)  # [N, num_filters]
+        else:  # another aggregation passed through **kwargs
+            agg = self.propagate(edge_index, x=self.lin_in(x), w=w, size=(n, n))
         return x + self.out_mlp(agg)
+
+    def edge_filter(self, e: torch.Tensor, edge_cutoff: torch.Tensor | None) -> torch.Tensor:
+        r"""The filters :math:`W_{ij} = \phi_W(e_{ij})\, c(d_{ij})`: ``[E, in] -> [E, num_filters]``.
+        The shift of the shifted softplus is folded into the bias of the second layer,
+        :math:`W(\mathrm{softplus}(u) - \log 2) + b = W \mathrm{softplus}(u) + (b - \log 2\, W 1)`
+        (the same function, one pass over the ``[E, num_filters]`` tensor fewer)."""
+        lin1, lin2 = self.filter_net[0], self.filter_net[2]
+        bias = lin2.bias - math.log(2.0) * lin2.weight.sum(dim=1)
+        w = F.linear(F.softplus(lin1(e)), lin2.weight, bias)
+        if edge_cutoff is not None:
+            w = w * edge_cutoff.unsqueeze(-1)
+        return w
+
+    def edge_features(self, edge_vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(basis [E, num_basis], cutoff [E] or None)`` of the edge lengths: what every layer
+        sharing this radial embedding needs, computed once."""
+        d = safe_norm(edge_vec)  # [E]
+        cutoff = self.radial.cutoff_fn(d) if self.radial.cutoff_fn is not None else None
+        return self.radial.basis(d), cutoff
+
+    def _check_edge_features(
+        self,
+        edge_basis: torch.Tensor,
+        edge_cutoff: torch.Tensor | None,
+        edge_index: torch.Tensor,
+        pair_index: torch.Tensor | None = None,
+    ) -> None:
+        num_edges = edge_index.shape[1]
+        if pair_index is not None:
+            if pair_index.shape != (num_edges,):
+                raise ValueError(
+                    f"InvariantConv: pair_index must have shape [{num_edges}], got {tuple(pair_index.shape)}"
+                )
+            num_edges = edge_basis.shape[0]  # one row per pair
+        if edge_basis.dim() != 2 or edge_basis.shape != (num_edges, self.radial.num_basis):
+            raise ValueError(
+                f"InvariantConv: edge_basis must have shape [{num_edges}, {self.radial.num_basis}], "
+                f"got {tuple(edge_basis.shape)}"
+            )
+        if (edge_cutoff is None) != (self.radial.cutoff_fn is None):
+            raise ValueError(
+                "InvariantConv: edge_cutoff must be given exactly when the radial embedding has a cutoff "
+                f"({self.radial.cutoff_fn!r})"
+            )
+        if edge_cutoff is not None and edge_cutoff.shape != (num_edges,):
+            raise ValueError(
+                f"InvariantConv: edge_cutoff must have shape [{num_edges}], got {tuple(edge_cutoff.shape)}"
+            )
 
     def message(self, x_j: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return x_j * w

@@ -8,7 +8,7 @@ from torch_geometric.nn import MessagePassing
 
 from ...groups.anchors import check_anchors, frame_components
 from .._checks import check_features, edge_vectors
-from ._anchor_kernel import SpatialKernel, safe_norm
+from ._anchor_kernel import EDGE_ANCHOR_CHUNK, SpatialKernel, chunked_edge_sum, safe_norm
 
 __all__ = ["LiftingConv"]
 
@@ -46,6 +46,8 @@ class LiftingConv(MessagePassing):
         cutoff: radius where the kernel vanishes (and scale of the edge vectors). Default ``5.0``.
         kernel_channels: hidden width of the kernel MLP. Default ``32``.
         aggr: aggregation over neighbours. Default ``"sum"``.
+        edge_chunk: (edge, anchor) pairs per chunk of the recomputed message sum, as in
+            :class:`~gdl.nn.GroupConv`; ``None``: all at once. Default ``65536``.
 
     Shapes:
         - **input:** ``x [N, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``, ``anchors [A, 3, 3]``,
@@ -66,8 +68,12 @@ class LiftingConv(MessagePassing):
         cutoff: float = 5.0,
         kernel_channels: int = 32,
         aggr: str = "sum",
+        edge_chunk: int | None = EDGE_ANCHOR_CHUNK,
     ):
         super().__init__(aggr=aggr, node_dim=0)
+        if edge_chunk is not None and edge_chunk < 1:
+            raise ValueError(f"{type(self).__name__}: edge_chunk must be >= 1 or None, got {edge_chunk}")
+        self.edge_chunk = edge_chunk
         if (
             min(in_channels, out_channels, num_basis, kernel_channels) < 1
             or vector_channels < 0
@@ -119,11 +125,20 @@ class LiftingConv(MessagePassing):
         if not torch.compiler.is_compiling():
             check_anchors(anchors, self.anchor_space, "anchors", proper=False)
         anchors = anchors.to(x.dtype)
-        k = self.spatial(
-            self.point_invariants(r.to(x.dtype) / self.cutoff, anchors), safe_norm(r.to(x.dtype))
-        )
+        r = r.to(x.dtype)
         h = self.lin_nbr(x)  # [N, C]
-        out = self.propagate(edge_index, h=h, k=k, size=(n, n))  # [N, A, C]
+        if self.edge_chunk is not None and self.aggr in ("sum", "add"):
+            out = chunked_edge_sum(
+                lambda rc: self.spatial(self.point_invariants(rc / self.cutoff, anchors), safe_norm(rc)),
+                r,
+                edge_index,
+                h.unsqueeze(1),
+                n,
+                self.edge_chunk,
+            )
+        else:
+            k = self.spatial(self.point_invariants(r / self.cutoff, anchors), safe_norm(r))
+            out = self.propagate(edge_index, h=h, k=k, size=(n, n))  # [N, A, C]
         out = out + self.lin_root(x).unsqueeze(1)
         if self.lin_vec is not None:
             if vec is None:
@@ -147,5 +162,7 @@ class LiftingConv(MessagePassing):
         return (
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
             f"vector_channels={self.vector_channels}, num_basis={self.num_basis}, cutoff={self.cutoff}, "
-            f"kernel_channels={self.kernel_channels}, aggr={self.aggr!r})"
+            f"kernel_channels={self.kernel_channels}, aggr={self.aggr!r}"
+            + ("" if self.edge_chunk == EDGE_ANCHOR_CHUNK else f", edge_chunk={self.edge_chunk}")
+            + ")"
         )

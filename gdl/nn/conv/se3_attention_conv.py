@@ -10,7 +10,14 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
-from ..edge_tensor_product import edge_tensor_product
+from ..edge_tensor_product import (
+    EdgeTensorProduct,
+    block_labels,
+    copy_linear_weight,
+    make_edge_tensor_product,
+    resolve_pair_radial,
+    tp_weight_index,
+)
 from ..equivariant_norm import EquivariantNorm
 from ..irreps import as_irreps, check_irreps_features
 from ..radial_mlp import RadialMLP
@@ -60,6 +67,12 @@ class SE3AttentionConv(MessagePassing):
         radial: radial embedding of edge lengths. Default ``None``: 8 Bessel functions times a
             polynomial envelope, cutoff 5.0.
         radial_hidden: width of the radial MLP. Default ``64``.
+        irreps_key: the irreps whose paths make the queries and keys (the logits). Default ``None``:
+            those of ``irreps_out``. A last layer that emits only what a readout reads keeps the keys of
+            the full layer (so its attention, and its output blocks, are the full layer's) and computes
+            values only for ``irreps_out``.
+        tp_backend: the tensor product implementation (:class:`~gdl.nn.conv.TFNConv`). Default
+            ``"e3nn"``.
 
     Shapes:
         - **input:** ``x [N, irreps_in.dim]``, ``pos [N, 3]``, ``edge_index [2, E]``, optional
@@ -79,6 +92,8 @@ class SE3AttentionConv(MessagePassing):
         num_heads: int = 4,
         radial: nn.Module | None = None,
         radial_hidden: int = 64,
+        irreps_key: str | o3.Irreps | None = None,
+        tp_backend: str = "e3nn",
     ):
         super().__init__(aggr="add", node_dim=0)
         self.irreps_in = as_irreps(irreps_in, "irreps_in")
@@ -101,10 +116,17 @@ class SE3AttentionConv(MessagePassing):
         self.edge_embedding = SphericalEdgeEmbedding(irreps_sh, radial)
         self.irreps_sh = self.edge_embedding.irreps_sh
 
-        # keys and values: two copies of the same paths, filtered to what irreps_out (or a logit) uses
-        wanted = {ir for _, ir in self.irreps_out} | {o3.Irrep("0e")}
-        self.tp, self.irreps_mid = edge_tensor_product(self.irreps_in, self.irreps_sh, wanted, copies=2)
-        have = {ir for mul, ir in self.irreps_mid + self.irreps_in if mul > 0}
+        # keys and values: the same paths (sharing the outer products), filtered to what irreps_key
+        # (or a logit) and irreps_out use
+        self.irreps_key = self.irreps_out if irreps_key is None else as_irreps(irreps_key, "irreps_key")
+        wanted_k = {ir for _, ir in self.irreps_key} | {o3.Irrep("0e")}
+        wanted_v = {ir for _, ir in self.irreps_out} | {o3.Irrep("0e")}
+        self.tensor_product: EdgeTensorProduct = make_edge_tensor_product(
+            self.irreps_in, self.irreps_sh, [wanted_k, wanted_v], backend=tp_backend
+        )
+        #: irreps of the keys (and queries) and of the values
+        self.irreps_mid, self.irreps_value = self.tensor_product.irreps_mids
+        have = {ir for mul, ir in self.irreps_value + self.irreps_in if mul > 0}
         missing = sorted({str(ir) for mul, ir in self.irreps_out if mul > 0 and ir not in have})
         if missing:
             raise ValueError(
@@ -113,19 +135,13 @@ class SE3AttentionConv(MessagePassing):
             )
         self.radial_mlp = RadialMLP(self.edge_embedding.num_basis, self.tp.weight_numel, radial_hidden)
         self.query = o3.Linear(self.irreps_in, self.irreps_mid)
-        self.linear = o3.Linear(self.irreps_mid, self.irreps_out)
+        self.linear = o3.Linear(self.irreps_value, self.irreps_out)
         self.self_interaction = o3.Linear(self.irreps_in, self.irreps_out)
         self.norm = EquivariantNorm(self.irreps_out)
 
-        # heads[c, h] = 1 if component c of irreps_mid belongs to head h
-        heads = torch.zeros(self.irreps_mid.dim, num_heads)
-        start = 0
-        for mul, ir in self.irreps_mid:
-            per_head = mul // num_heads
-            for u in range(mul):
-                heads[start + u * ir.dim : start + (u + 1) * ir.dim, u // per_head] = 1.0
-            start += mul * ir.dim
-        self.register_buffer("heads", heads, persistent=False)
+        # heads[c, h] = 1 if component c of the keys (value_heads: of the values) belongs to head h
+        self.register_buffer("heads", _heads(self.irreps_mid, num_heads), persistent=False)
+        self.register_buffer("value_heads", _heads(self.irreps_value, num_heads), persistent=False)
         # plain Python for forward (torch.compile cannot guard on e3nn objects)
         self._mid_dim = self.irreps_mid.dim
         self._in_dim, self._in_str = self.irreps_in.dim, str(self.irreps_in)
@@ -148,12 +164,17 @@ class SE3AttentionConv(MessagePassing):
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        edge_sh, edge_radial = self.edge_embedding.resolve(pos, edge_index, edge_vec, edge_sh, edge_radial)
+        edge_sh, edge_radial = resolve_pair_radial(
+            self.edge_embedding, pos, edge_index, edge_vec, edge_sh, edge_radial, pair_index
+        )
         check_irreps_features(x, pos.shape[0], self._in_dim, self._in_str, type(self).__name__)
         weight = self.radial_mlp(edge_radial)  # [E, tp.weight_numel]: key and value paths
+        if pair_index is not None:  # the radial weights of a node pair serve both its edges
+            weight = weight.index_select(0, pair_index)
         q = self.query(x)  # [N, irreps_mid.dim]
-        m = self.propagate(edge_index, x=x, q=q, edge_sh=edge_sh, weight=weight)  # [N, irreps_mid.dim]
+        m = self.propagate(edge_index, x=x, q=q, edge_sh=edge_sh, weight=weight)  # [N, irreps_value.dim]
         return self.norm(self.linear(m) + self.self_interaction(x))
 
     def message(
@@ -166,10 +187,67 @@ class SE3AttentionConv(MessagePassing):
         ptr: torch.Tensor | None,
         size_i: int | None,
     ) -> torch.Tensor:
-        kv = self.tp(x_j, edge_sh, weight)  # [E, 2 * irreps_mid.dim]
+        kv = self.tensor_product.edges(x_j, edge_sh, weight)  # [E, irreps_mid.dim + irreps_value.dim]
         k, v = kv[:, : self._mid_dim], kv[:, self._mid_dim :]
         alpha = softmax(self.attention_logits(q_i, k), index, ptr, size_i)  # [E, H]
-        return v * (alpha @ self.heads.t())  # each component weighted by its head's alpha
+        return v * (alpha @ self.value_heads.t())  # each component weighted by its head's alpha
+
+    @property
+    def tp(self) -> o3.TensorProduct:
+        """The e3nn tensor product of keys and values (``tensor_product.tp``)."""
+        return self.tensor_product.tp
+
+    def load_restricted(self, full: SE3AttentionConv) -> SE3AttentionConv:
+        """Copy the weights of ``full``, a block with the same inputs and keys whose ``irreps_out``
+        contains this block's, so that this block computes exactly ``full``'s output blocks that it
+        emits (see :class:`~gdl.nn.conv.TFNConv.load_restricted`). Returns ``self``."""
+        if (full.irreps_in, full.irreps_sh, full.irreps_mid) != (
+            self.irreps_in,
+            self.irreps_sh,
+            self.irreps_mid,
+        ):
+            raise ValueError("load_restricted needs a block with the same irreps_in, irreps_sh and keys")
+        if self.num_heads != full.num_heads:
+            raise ValueError("load_restricted needs a block with the same number of heads")
+        missing = [str(b) for b in self.irreps_out if b not in list(full.irreps_out)]
+        if missing:
+            raise ValueError(f"blocks {missing} of irreps_out={self.irreps_out} are not in {full.irreps_out}")
+
+        def key(conv: SE3AttentionConv):
+            n_keys = len(conv.irreps_mid)
+
+            def of(tp, ins):
+                is_value = ins.i_out >= n_keys
+                block = (conv.irreps_value if is_value else conv.irreps_mid)[ins.i_out - n_keys * is_value]
+                return ins.i_in1, ins.i_in2, is_value, tuple(block)
+
+            return of
+
+        with torch.no_grad():
+            for w_dst, w_src in zip(self.radial_mlp.weights[:-1], full.radial_mlp.weights[:-1]):
+                w_dst.copy_(w_src)
+            k_self, k_full = key(self), key(full)
+            columns = tp_weight_index(
+                self.tp, full.tp, lambda tp, ins: (k_self if tp is self.tp else k_full)(tp, ins)
+            )
+            self.radial_mlp.weights[-1].copy_(full.radial_mlp.weights[-1][:, columns])
+            self.query.weight.copy_(full.query.weight)
+            out_src, out_dst = block_labels(full.irreps_out), block_labels(self.irreps_out)
+            copy_linear_weight(
+                full.linear,
+                self.linear,
+                (block_labels(full.irreps_value), out_src),
+                (block_labels(self.irreps_value), out_dst),
+            )
+            labels_in = block_labels(self.irreps_in)
+            copy_linear_weight(
+                full.self_interaction, self.self_interaction, (labels_in, out_src), (labels_in, out_dst)
+            )
+            where = {lab: c for c, lab in enumerate(lab for labs in out_src for lab in labs)}
+            index = torch.tensor([where[lab] for labs in out_dst for lab in labs], dtype=torch.long)
+            self.norm.weight.copy_(full.norm.weight[index])
+            self.norm.bias.copy_(full.norm.bias[index])
+        return self
 
     def attention_logits(self, q_i: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         r"""Invariant logits :math:`\langle q^h_i, k^h_{ij} \rangle / \sqrt{d_h}`:
@@ -177,8 +255,22 @@ class SE3AttentionConv(MessagePassing):
         return ((q_i * k) @ self.heads) * self._logit_scale
 
     def __repr__(self) -> str:
+        key = "" if self.irreps_key == self.irreps_out else f", irreps_key={self.irreps_key}"
         return (
             f"{self.__class__.__name__}({self.irreps_in} -> {self.irreps_out}, irreps_sh={self.irreps_sh}, "
-            f"num_heads={self.num_heads}, paths={len(self.tp.instructions) // 2}, "
-            f"weights_per_edge={self.tp.weight_numel})"
+            f"num_heads={self.num_heads}, paths={len(self.tp.instructions)}, "
+            f"weights_per_edge={self.tp.weight_numel}{key})"
         )
+
+
+def _heads(irreps: o3.Irreps, num_heads: int) -> torch.Tensor:
+    """``[irreps.dim, num_heads]``: 1 where a component belongs to a head (head ``h`` owns channels
+    ``[h mul / H, (h + 1) mul / H)`` of every block)."""
+    heads = torch.zeros(irreps.dim, num_heads)
+    start = 0
+    for mul, ir in irreps:
+        per_head = mul // num_heads
+        for u in range(mul):
+            heads[start + u * ir.dim : start + (u + 1) * ir.dim, u // per_head] = 1.0
+        start += mul * ir.dim
+    return heads

@@ -10,7 +10,14 @@ from e3nn.nn import Gate
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from ..edge_tensor_product import edge_tensor_product
+from ..edge_tensor_product import (
+    EdgeTensorProduct,
+    block_labels,
+    copy_linear_weight,
+    make_edge_tensor_product,
+    resolve_pair_radial,
+    tp_weight_index,
+)
 from ..irreps import as_irreps, check_irreps_features
 from ..radial_mlp import RadialMLP
 from ..spherical_edge_embedding import SphericalEdgeEmbedding
@@ -39,7 +46,10 @@ class TFNConv(MessagePassing):
     The tensor product is channel-wise ("uvu"): every input channel meets every harmonic, each
     allowed path :math:`l_1 \otimes l_2 \to l_3` has its own radial weight per channel and edge, and
     paths landing on the same irrep are summed, as in TFN
-    (:func:`~gdl.nn.edge_tensor_product.edge_tensor_product`).
+    (:func:`~gdl.nn.edge_tensor_product.edge_tensor_product`). Only the paths whose output irrep
+    ``irreps_out`` contains (or its gates need) are computed, so a last layer that emits only what a
+    readout reads (``0e`` for an energy) is much cheaper. The tensor product and the sum over edges
+    are one swappable unit (:class:`~gdl.nn.edge_tensor_product.EdgeTensorProduct`, ``tp_backend``).
     Channels are mixed by :math:`W_m` after aggregation, on nodes rather than edges, so no per-edge
     kernel matrix is built. Memory is dominated by per-edge tensors: the radial weights
     ``[E, weight_numel]`` (``weight_numel`` = channels x paths, shown in ``repr``) and the messages
@@ -56,12 +66,17 @@ class TFNConv(MessagePassing):
             ``None``: 8 Bessel functions times a polynomial envelope, cutoff 5.0.
         radial_hidden: width of the radial MLP. Default ``64``.
         avg_num_neighbors: :math:`\bar n`, the normalisation of the sum. Default ``1.0`` (none).
+        tp_backend: the tensor product + scatter implementation: ``"e3nn"`` or a backend registered
+            with :func:`gdl.nn.edge_tensor_product.register_backend` (a fused kernel requested where its
+            package or CUDA is missing raises). Default ``"e3nn"``.
 
     Shapes:
         - **input:** ``x [N, irreps_in.dim]``, ``pos [N, 3]``, ``edge_index [2, E]``, optional
           ``edge_vec [E, 3]`` (used instead of ``pos[j] - pos[i]``, e.g. minimum-image vectors),
           optional precomputed ``edge_sh [E, irreps_sh.dim]`` and ``edge_radial [E, num_basis]``
-          (:class:`gdl.nn.SphericalEdgeEmbedding`; models compute them once for all layers).
+          (:class:`gdl.nn.SphericalEdgeEmbedding`; models compute them once for all layers), and
+          optional ``pair_index [E]``: ``edge_radial`` then holds one row per node pair
+          (:func:`gdl.nn.radial.node_pairs`), and the radial MLP runs once per pair.
         - **output:** ``[N, irreps_out.dim]``.
 
     ``x`` and the output are equivariant with the declared irreps (O(3) or, with even-labelled
@@ -77,6 +92,7 @@ class TFNConv(MessagePassing):
         radial: nn.Module | None = None,
         radial_hidden: int = 64,
         avg_num_neighbors: float = 1.0,
+        tp_backend: str = "e3nn",
     ):
         super().__init__(aggr="add", node_dim=0)
         self.irreps_in = as_irreps(irreps_in, "irreps_in")
@@ -95,9 +111,10 @@ class TFNConv(MessagePassing):
         self.gate, out_index = _gate_for(self.irreps_out)
         self.register_buffer("_out_index", out_index, persistent=False)
         irreps_pre = self.gate.irreps_in
-        self.tp, self.irreps_mid = edge_tensor_product(
-            self.irreps_in, self.irreps_sh, {ir for _, ir in irreps_pre}
+        self.tensor_product: EdgeTensorProduct = make_edge_tensor_product(
+            self.irreps_in, self.irreps_sh, {ir for _, ir in irreps_pre}, backend=tp_backend
         )
+        self.irreps_mid = self.tensor_product.irreps_mids[0]
         _check_reachable(self.irreps_out, self.irreps_mid, self.irreps_in, self.irreps_sh)
         self.radial_mlp = RadialMLP(self.edge_embedding.num_basis, self.tp.weight_numel, radial_hidden)
         self.linear = o3.Linear(self.irreps_mid, irreps_pre)
@@ -123,18 +140,61 @@ class TFNConv(MessagePassing):
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
+        pair_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        edge_sh, edge_radial = self.edge_embedding.resolve(pos, edge_index, edge_vec, edge_sh, edge_radial)
+        edge_sh, edge_radial = resolve_pair_radial(
+            self.edge_embedding, pos, edge_index, edge_vec, edge_sh, edge_radial, pair_index
+        )
         check_irreps_features(x, pos.shape[0], self._in_dim, self._in_str, type(self).__name__)
         weight = self.radial_mlp(edge_radial)  # [E, tp.weight_numel]
-        m = self.propagate(edge_index, x=x, edge_sh=edge_sh, weight=weight)  # [N, irreps_mid.dim]
+        if pair_index is not None:  # the radial weights of a node pair serve both its edges
+            weight = weight.index_select(0, pair_index)
+        m = self.tensor_product(x, edge_sh, weight, edge_index)  # [N, irreps_mid.dim]
         out = self.gate(self.linear(m * self._scale) + self.self_interaction(x))
         if self._out_index is not None:  # the gate emits scalars first; restore irreps_out's order
             out = out.index_select(-1, self._out_index)
         return out
 
+    @property
+    def tp(self) -> o3.TensorProduct:
+        """The e3nn tensor product of the messages (``tensor_product.tp``)."""
+        return self.tensor_product.tp
+
     def message(self, x_j: torch.Tensor, edge_sh: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return self.tp(x_j, edge_sh, weight)
+        return self.tensor_product.edges(x_j, edge_sh, weight)
+
+    def load_restricted(self, full: TFNConv) -> TFNConv:
+        """Copy the weights of ``full``, a layer with the same inputs whose ``irreps_out`` contains
+        this layer's, so that this layer computes exactly ``full``'s output blocks that it emits
+        (how a readout-aware last layer is checked against the full one). Returns ``self``."""
+        if (full.irreps_in, full.irreps_sh) != (self.irreps_in, self.irreps_sh):
+            raise ValueError("load_restricted needs a layer with the same irreps_in and irreps_sh")
+        missing = [str(b) for b in self.irreps_out if b not in list(full.irreps_out)]
+        if missing:
+            raise ValueError(f"blocks {missing} of irreps_out={self.irreps_out} are not in {full.irreps_out}")
+        with torch.no_grad():
+            for w_dst, w_src in zip(self.radial_mlp.weights[:-1], full.radial_mlp.weights[:-1]):
+                w_dst.copy_(w_src)
+
+            def key(conv, ins):
+                return ins.i_in1, ins.i_in2, tuple(conv.irreps_mid[ins.i_out])
+
+            columns = tp_weight_index(
+                self.tp, full.tp, lambda tp, ins: key(self if tp is self.tp else full, ins)
+            )
+            self.radial_mlp.weights[-1].copy_(full.radial_mlp.weights[-1][:, columns])
+        pre_src, pre_dst = _gate_labels(full.gate), _gate_labels(self.gate)
+        copy_linear_weight(
+            full.linear,
+            self.linear,
+            (block_labels(full.irreps_mid), pre_src),
+            (block_labels(self.irreps_mid), pre_dst),
+        )
+        labels_in = block_labels(self.irreps_in)
+        copy_linear_weight(
+            full.self_interaction, self.self_interaction, (labels_in, pre_src), (labels_in, pre_dst)
+        )
+        return self
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +226,37 @@ def _gate_for(irreps_out: o3.Irreps) -> tuple[Gate, torch.Tensor | None]:
     if index == list(range(irreps_out.dim)):
         return gate, None
     return gate, torch.tensor(index, dtype=torch.long)
+
+
+def _gate_labels(gate: Gate) -> list[list[object]]:
+    """Channel labels of the blocks of a gate's input (``gate.irreps_in``: e3nn sorts the blocks
+    ``scalars + gates + gated`` by irrep, stably, and merges neighbours of the same irrep):
+    ``("s", ir, u)``, ``("g", ir, u)`` for the gate of the ``u``-th ``ir`` of the gated irreps, and
+    ``("v", ir, u)``."""
+
+    def labels(kind: str, irreps: o3.Irreps) -> list[tuple[o3.Irrep, list[object]]]:
+        seen: dict[o3.Irrep, int] = {}
+        out = []
+        for mul, ir in irreps:
+            k = seen.get(ir, 0)
+            out.append((ir, [(kind, ir, k + u) for u in range(mul)]))
+            seen[ir] = k + mul
+        return out
+
+    gates = [lab for _, labs in labels("g", gate.irreps_gated) for lab in labs]
+    blocks = labels("s", gate.irreps_scalars)
+    if gates:
+        blocks.append((o3.Irrep("0e"), gates))
+    blocks += labels("v", gate.irreps_gated)
+    merged: list[tuple[o3.Irrep, list[object]]] = []
+    for ir, labs in sorted(blocks, key=lambda block: block[0]):
+        if merged and merged[-1][0] == ir:
+            merged[-1][1].extend(labs)
+        else:
+            merged.append((ir, list(labs)))
+    if [(len(labs), ir) for ir, labs in merged] != [(mul, ir) for mul, ir in gate.irreps_in]:
+        raise AssertionError(f"unexpected layout of the gate's input {gate.irreps_in}")
+    return [labs for _, labs in merged]
 
 
 def _check_reachable(

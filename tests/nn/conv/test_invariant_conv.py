@@ -122,3 +122,18 @@ def test_reset_parameters_and_repr():
         "InvariantConv(16, num_filters=32, radial=GaussianBasis(num_basis=50, cutoff=5.0, start=0.0) "
         "* CosineCutoff(cutoff=5.0), edge_dim=0)"
     )
+
+
+def test_other_aggregations_still_go_through_propagate():
+    x, pos, ei = random_graph(4, C, seed=3)
+    add, mean = make(), make(aggr="mean")
+    mean.load_state_dict(add.state_dict())
+    deg = torch.bincount(ei[1], minlength=4).clamp(min=1).to(x.dtype).unsqueeze(-1)
+    lin = add.lin_in(x)
+    w = add.edge_filter(
+        add.radial.basis((pos[ei[0]] - pos[ei[1]]).norm(dim=-1)),
+        add.radial.cutoff_fn((pos[ei[0]] - pos[ei[1]]).norm(dim=-1)),
+    )
+    summed = torch.zeros(4, lin.shape[1], dtype=x.dtype).index_add_(0, ei[1], lin[ei[0]] * w)
+    torch.testing.assert_close(add(x, pos, ei), x + add.out_mlp(summed))
+    torch.testing.assert_close(mean(x, pos, ei), x + add.out_mlp(summed / deg))

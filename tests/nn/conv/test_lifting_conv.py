@@ -110,3 +110,20 @@ def test_compile_matches_eager():
     eager = layer(x, data.pos, data.edge_index, R, vec=vec)
     compiled = torch.compile(layer, dynamic=True)(x, data.pos, data.edge_index, R, vec=vec)
     torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("chunk", [1, 50])
+def test_chunked_recomputed_messages_match_the_stored_ones(chunk):
+    anchors = groups.octahedral()
+    data = random_molecule(7, seed=5)
+    x = node_features(7, anchors).requires_grad_(True)
+    stored, chunked = make_layer(), make_layer()
+    stored.edge_chunk, chunked.edge_chunk = None, chunk
+    outs, grads = [], []
+    for layer in (stored, chunked):
+        out = layer(x, data.pos, data.edge_index, anchors)
+        grads.append(torch.autograd.grad(out.pow(2).sum(), [x, *layer.parameters()]))
+        outs.append(out)
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
