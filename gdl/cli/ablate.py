@@ -9,8 +9,9 @@
 
 Prints the summary in Markdown (one row per dataset, target, model, strategy and variant at its
 largest training size, with the learning-curve slope), the notes (mixed sweeps, runs left out with
-the reason) and the files written (:mod:`gdl.analysis.report`). Exit status 0 on success, 2 when no
-usable run was found or a path is wrong (nothing is written then).
+the reason), the jobs of sweeps in progress that have not finished (pending: not started,
+running or interrupted, failed) and the files written (:mod:`gdl.analysis.report`). Exit status 0
+on success, 2 when no usable run was found or a path is wrong (nothing is written then).
 """
 
 from __future__ import annotations
@@ -49,13 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     except (NoRunsError, NoFinishedRunsError, FileNotFoundError, NotADirectoryError) as e:
         print(f"gdl-ablate: {e}", file=sys.stderr)
         return 2
-    n_runs, n_bad = len(report.runs.runs), len(report.runs.problems)
-    print(f"gdl-ablate: {n_runs} finished run(s), {n_bad} left out, {len(report.runs.sweeps)} sweep(s)\n")
+    n_runs, n_bad, n_pending = len(report.runs.runs), len(report.runs.problems), len(report.runs.pending)
+    print(
+        f"gdl-ablate: {n_runs} finished run(s), {n_bad} left out, {len(report.runs.sweeps)} sweep(s), "
+        f"{n_pending} job(s) pending\n"
+    )
     print(report.markdown())
     for note in report.notes:
         print(f"\nnote: {note}")
     for run in report.runs.problems:
         print(f"  left out: {run.path}: {run.problem}")
+    for job in report.runs.pending:
+        print(f"  pending: job {job.num} ({job.status}): {job.describe()}")
     written = write_report(report, out)
     print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     return 0

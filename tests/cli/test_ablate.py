@@ -134,3 +134,36 @@ def test_smoke_sweep_end_to_end(tmp_path):
     assert summary["slope"].notna().all()
     for name in ("learning_curves.png", "accuracy_vs_equivariance.png", "accuracy_vs_parameters.png"):
         assert (tmp_path / "sweep" / "ablation" / name).stat().st_size > 1000
+
+
+def test_a_sweep_in_progress_tabulates_the_finished_runs_and_lists_the_others(tmp_path, capsys):
+    import yaml
+
+    root = tmp_path / "s"
+    jobs = []
+    for job, seed in enumerate(range(5)):
+        overrides = ["model=egnn", f"seed={seed}", "data.train_size=100"]
+        jobs.append({"num": job, "dir": str(job), "overrides": overrides})
+        if job < 2:
+            write_run(root, job, metrics(seed=seed), overrides)
+        elif job == 2:
+            write_run(root, job, metrics(seed=seed, status="running"), overrides)
+        elif job == 3:
+            write_run(root, job, metrics(seed=seed, status="failed", error="RuntimeError: nan"), overrides)
+    (root / "jobs.yaml").write_text(yaml.safe_dump(jobs))
+    assert main([str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "2 finished run(s), 0 left out, 1 sweep(s), 3 job(s) pending" in out
+    assert "| egnn | exact |" in out
+    assert "pending: job 2 (running or interrupted): seed=2" in out
+    assert "pending: job 3 (failed: RuntimeError: nan): seed=3" in out
+    assert "pending: job 4 (not started): seed=4" in out
+    pending = pd.read_csv(root / "ablation" / "pending.csv")
+    assert pending["job"].tolist() == [2, 3, 4]
+    # a sweep whose first job has not started yet: nothing to tabulate, the jobs are listed
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "multirun.yaml").write_text("hydra:\n  mode: MULTIRUN\n")
+    (fresh / "jobs.yaml").write_text(yaml.safe_dump(jobs[:2]))
+    assert main([str(fresh)]) == 2
+    assert "pending (not started)" in capsys.readouterr().err
