@@ -6,6 +6,7 @@ from .group_conv_net import GroupConvNet
 from .invariant_net import InvariantNet
 from .irreps_model import IrrepsModel
 from .plain_net import PlainNet
+from .radial_field import LinearDynamics, RadialField
 from .se3_transformer import SE3Transformer
 from .tfn import TFN
 
@@ -16,6 +17,9 @@ __all__ = [
     "EGNN",
     "InvariantNet",
     "PlainNet",
+    # N-body dynamics baselines (EGNN paper, Table 2)
+    "LinearDynamics",
+    "RadialField",
     # irreps route
     "IrrepsModel",
     "SE3Transformer",
