@@ -124,21 +124,28 @@ def _show(value: Any) -> str:
 _ABSENT = object()
 
 
-def config_differences(old: DictConfig | Mapping[str, Any], new: DictConfig | Mapping[str, Any]) -> list[str]:
+def _allowed(key: str, allow: Sequence[str]) -> bool:
+    return any(key == a or key.startswith(f"{a}.") for a in allow)
+
+
+def config_differences(
+    old: DictConfig | Mapping[str, Any], new: DictConfig | Mapping[str, Any], allow: Sequence[str] = ()
+) -> list[str]:
     """The differences between two sweep configurations (``multirun.yaml``), one line per key:
     ``"<key>: <old> then, <new> now"``; command-line overrides appear as ``"override <key>: ..."``.
     Hydra's own settings (launcher, directories, logging) are not compared, except the sweeper's
-    ``params``. Returns ``[]`` when the jobs would be the same."""
+    ``params``; keys in ``allow`` (and below them) are not compared either. Returns ``[]`` when the
+    jobs would be the same."""
     (old_flat, old_task), (new_flat, new_task) = _signature(old), _signature(new)
     out = []
     for key in sorted(set(old_flat) | set(new_flat)):
         a, b = old_flat.get(key, _ABSENT), new_flat.get(key, _ABSENT)
-        if a != b:
+        if a != b and not _allowed(key, allow):
             out.append(f"{key}: {_show(a)} then, {_show(b)} now")
     a_map, b_map = _override_map(old_task), _override_map(new_task)
     for key in sorted(set(a_map) | set(b_map)):
         a, b = a_map.get(key, _ABSENT), b_map.get(key, _ABSENT)
-        if a != b:
+        if a != b and not _allowed(key, allow):
             out.append(f"override {key}: {_show(a)} then, {_show(b)} now")
     if not out and [_parse_override(o)[0] for o in old_task] != [_parse_override(o)[0] for o in new_task]:
         out.append(
@@ -169,7 +176,9 @@ def _mismatch(sweep_dir: Path, what: str, diffs: list[str]) -> SweepMismatchErro
         f"the sweep directory {str(sweep_dir)!r} was started with another {what}; differing keys:\n  "
         + "\n  ".join(shown)
         + "\nA sweep never mixes configurations: relaunch it with the overrides it was started with, or "
-        "choose another hydra.sweep.dir"
+        "choose another hydra.sweep.dir. If a difference does not change what the jobs compute (e.g. a "
+        "code update added a key with a neutral default), accept it explicitly with "
+        "hydra.sweeper.allow_changes=[<key>,...]"
     )
 
 
@@ -255,7 +264,17 @@ class ResumableSweeperBase(BasicSweeper):
     Args:
         max_batch_size: as Hydra's basic sweeper (jobs per launch). Default ``None`` (all).
         params: as Hydra's basic sweeper (``hydra.sweeper.params``). Default ``None``.
+        allow_changes: configuration keys that may differ from the sweep's first launch (e.g. a key
+            that a code update added with a neutral default); everything else must be equal.
+            Default ``()``.
     """
+
+    def __init__(
+        self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
+        allow_changes: Sequence[str] | None = (),
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size, params=params)
+        self.allow_changes = tuple(str(k) for k in (allow_changes or ()))
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -301,7 +320,7 @@ class ResumableSweeperBase(BasicSweeper):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         old_config = sweep_dir / MULTIRUN_FILE
         if old_config.is_file():
-            diffs = config_differences(OmegaConf.load(old_config), self.config)
+            diffs = config_differences(OmegaConf.load(old_config), self.config, self.allow_changes)
             if diffs:
                 raise _mismatch(sweep_dir, "configuration", diffs)
         jobs = self._all_jobs(arguments)

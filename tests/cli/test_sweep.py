@@ -48,6 +48,7 @@ def test_config_differences_name_the_keys():
         "trainer.max_epochs: 5 then, 6 now",
         "override seed: '0,1' then, '0,1,2' now",
     ]
+    assert config_differences(a, c, allow=["extra", "trainer", "seed"]) == []
     d = sweep_config(["model=egnn", "seed=0,1"], trainer={"max_epochs": 5}, lr=1.0)
     assert "order of the overrides" in config_differences(a, d)[0]
     e = sweep_config(["seed=0,1", "model=egnn"], trainer={"max_epochs": 5}, lr=1.0)
