@@ -286,7 +286,7 @@ def load_runs(paths: Sequence[str | os.PathLike]) -> RunSet:
         run = read_run(run_dir)
         read[run_dir] = run
         (out.runs if run.ok else out.problems).append(run)
-    sweeps = dict.fromkeys([str(p) for p in given_sweeps] + [r.sweep for r in read.values()])
+    sweeps = dict.fromkeys([str(p.resolve()) for p in given_sweeps] + [r.sweep for r in read.values()])
     pending_dirs = set()
     for sweep in sweeps:
         jobs = (read_jobs(sweep) if sweep != SINGLE_RUNS else None) or []

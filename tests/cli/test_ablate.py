@@ -136,7 +136,7 @@ def test_smoke_sweep_end_to_end(tmp_path):
         assert (tmp_path / "sweep" / "ablation" / name).stat().st_size > 1000
 
 
-def test_a_sweep_in_progress_tabulates_the_finished_runs_and_lists_the_others(tmp_path, capsys):
+def test_a_sweep_in_progress_tabulates_the_finished_runs_and_lists_the_others(tmp_path, capsys, monkeypatch):
     import yaml
 
     root = tmp_path / "s"
@@ -160,6 +160,10 @@ def test_a_sweep_in_progress_tabulates_the_finished_runs_and_lists_the_others(tm
     assert "pending: job 4 (not started): seed=4" in out
     pending = pd.read_csv(root / "ablation" / "pending.csv")
     assert pending["job"].tolist() == [2, 3, 4]
+    # the same sweep given by a relative path is the same sweep (its jobs listed once)
+    monkeypatch.chdir(tmp_path)
+    assert main(["s", "--out", str(tmp_path / "rel")]) == 0
+    assert "3 job(s) pending" in capsys.readouterr().out
     # a sweep whose first job has not started yet: nothing to tabulate, the jobs are listed
     fresh = tmp_path / "fresh"
     fresh.mkdir()
