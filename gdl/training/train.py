@@ -27,7 +27,8 @@ Keys of ``metrics.json`` (``<t>`` a target, ``<m>`` a metric such as ``mae``)::
     world_size, time_per_epoch_s, throughput_graphs_per_s, train_time_s, total_time_s, train_dtype,
     equivariance/float64/<t>, equivariance/train_dtype/<t>, equivariance/float64/<t>/<transform>,
     symmetry/<key> (the strategy's symmetry_report), best_checkpoint, run_dir, gdl_version,
-    torch_version
+    torch_version; when they apply, resumed_from (the checkpoint resumed) and earlier_attempt (the
+    kept ``failed_attempt_<k>.json``); a failed record has error and traceback.
 """
 
 from __future__ import annotations
