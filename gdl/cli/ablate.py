@@ -6,6 +6,7 @@
     gdl-ablate logs/ablation_smoke/multiruns/<time>  # prints the table, writes <sweep>/ablation/
     gdl-ablate sweepA sweepB --out results/          # several sweeps, aggregated separately
     gdl-ablate sweepA sweepB --merge-sweeps          # ... or pooled
+    gdl-ablate sweep --versus data.field_strength    # also: error and symmetry level against a setting
 
 Prints the summary in Markdown (one row per dataset, target, model, strategy and variant at its
 largest training size, with the learning-curve slope), the notes (mixed sweeps, runs left out with
@@ -34,6 +35,10 @@ def parser() -> argparse.ArgumentParser:
                    help="output folder (default: <RUN_DIR>/ablation for one path, ./ablation for several)")
     p.add_argument("--merge-sweeps", action="store_true",
                    help="pool runs of different sweeps instead of aggregating each sweep separately")
+    p.add_argument("--versus", metavar="KEY", default=None,
+                   help="a swept numeric override (e.g. data.field_strength): also plot the test error and "
+                        "each strategy's learned symmetry level against it and write their rank "
+                        "correlations (versus.png, symmetry_versus.png, symmetry_trend.csv)")
     return p
 
 
@@ -63,6 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     for job in report.runs.pending:
         print(f"  pending: job {job.num} ({job.status}): {job.describe()}")
     written = write_report(report, out)
+    if args.versus:
+        from ..analysis.versus import plot_symmetry_versus, plot_versus, symmetry_trend
+
+        try:
+            trend = symmetry_trend(report.frame, args.versus)
+            figures = {"versus.png": plot_versus(report.frame, args.versus),
+                       "symmetry_versus.png": plot_symmetry_versus(report.frame, args.versus)}
+        except ValueError as e:
+            print(f"gdl-ablate: {e}", file=sys.stderr)
+            return 2
+        trend.to_csv(out / "symmetry_trend.csv", index=False)
+        written.append(out / "symmetry_trend.csv")
+        for name, fig in figures.items():
+            fig.savefig(out / name, dpi=120)
+            written.append(out / name)
+        if not trend.empty:
+            print(f"\nrank correlation (Spearman) of the learned symmetry level with {args.versus}:")
+            for r in trend.itertuples():
+                print(f"  {r.model} / {r.strategy}{f' ({r.rest})' if r.rest else ''}: {r.level} "
+                      f"{r.spearman:.3f} over {r.num_runs} runs, {r.num_settings} settings")
     print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     return 0
 

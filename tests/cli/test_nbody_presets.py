@@ -51,10 +51,13 @@ def test_a_shrunk_preset_runs_and_is_tabulated(preset, tmp_path):
         assert m["status"] == "finished" and m["test/displacement/mse"] > 0
         if preset == "nbody_data_efficiency":
             assert m["optimizer_steps"] == 4
-    assert ablate([str(sweep), "--out", str(tmp_path / "out")]) == 0
+    versus = ["--versus", "data.field_strength"] if preset == "nbody_symmetry_breaking" else []
+    assert ablate([str(sweep), "--out", str(tmp_path / "out"), *versus]) == 0
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert set(zip(summary["model"], summary["strategy"])) == rows
     if preset == "nbody_data_efficiency":
         assert sorted(pd.read_csv(tmp_path / "out" / "by_train_size.csv")["train_size"]) == [50, 100]
     if preset == "nbody_symmetry_breaking":
         assert len(summary) == 2  # one row per field strength (column variant)
+        trend = pd.read_csv(tmp_path / "out" / "symmetry_trend.csv")
+        assert trend["level"].tolist() == ["relaxation_norm"] and trend["num_settings"].tolist() == [2]
