@@ -7,6 +7,7 @@
     gdl-ablate sweepA sweepB --out results/          # several sweeps, aggregated separately
     gdl-ablate sweepA sweepB --merge-sweeps          # ... or pooled
     gdl-ablate sweep --versus data.field_strength    # also: error and symmetry level against a setting
+    gdl-ablate sweep --curves                        # also: validation curves and how flat they ended
 
 Prints the summary in Markdown (one row per dataset, target, model, strategy and variant at its
 largest training size, with the learning-curve slope), the notes (mixed sweeps, runs left out with
@@ -39,6 +40,10 @@ def parser() -> argparse.ArgumentParser:
                    help="a swept numeric override (e.g. data.field_strength): also plot the test error and "
                         "each strategy's learned symmetry level against it and write their rank "
                         "correlations (versus.png, symmetry_versus.png, symmetry_trend.csv)")
+    p.add_argument("--curves", action="store_true",
+                   help="also plot every finished run's validation curve (csv/metrics.csv) and measure how "
+                        "much it still improved in its last 20%% of epochs (validation_curves.png, "
+                        "validation_curves.csv, convergence.csv)")
     return p
 
 
@@ -88,6 +93,22 @@ def main(argv: list[str] | None = None) -> int:
             for r in trend.itertuples():
                 print(f"  {r.model} / {r.strategy}{f' ({r.rest})' if r.rest else ''}: {r.level} "
                       f"{r.spearman:.3f} over {r.num_runs} runs, {r.num_settings} settings")
+    if args.curves:
+        from ..analysis.curves import convergence, plot_validation_curves, validation_curves
+
+        curves = validation_curves(report.frame)
+        conv = convergence(curves)
+        curves.to_csv(out / "validation_curves.csv", index=False)
+        conv.to_csv(out / "convergence.csv", index=False)
+        plot_validation_curves(curves).savefig(out / "validation_curves.png", dpi=120)
+        written += [out / "validation_curves.csv", out / "convergence.csv", out / "validation_curves.png"]
+        if not conv.empty:
+            print("\nvalidation curves (best value's relative improvement within the last 20% of epochs):")
+            for key, g in conv.groupby(["model", "strategy", "variant"], sort=True, dropna=False):
+                label = f"{key[0]} / {key[1]}" + (f" ({key[2]})" if key[2] else "")
+                epochs = f"{int(g['epochs'].min())}-{int(g['epochs'].max())}"
+                print(f"  {label}: {len(g)} run(s), epochs {epochs}, "
+                      f"late improvement max {g['late_improvement'].max():.3g}")
     print(f"\nwrote {len(written)} files to {out}/: " + ", ".join(p.name for p in written))
     return 0
 

@@ -51,10 +51,14 @@ def test_a_shrunk_preset_runs_and_is_tabulated(preset, tmp_path):
         assert m["status"] == "finished" and m["test/displacement/mse"] > 0
         if preset == "nbody_data_efficiency":
             assert m["optimizer_steps"] == 4
-    versus = ["--versus", "data.field_strength"] if preset == "nbody_symmetry_breaking" else []
+    versus = {"nbody_symmetry_breaking": ["--versus", "data.field_strength"], "nbody_table2": ["--curves"]}
+    versus = versus.get(preset, [])
     assert ablate([str(sweep), "--out", str(tmp_path / "out"), *versus]) == 0
     summary = pd.read_csv(tmp_path / "out" / "summary.csv")
     assert set(zip(summary["model"], summary["strategy"])) == rows
+    if preset == "nbody_table2":
+        conv = pd.read_csv(tmp_path / "out" / "convergence.csv")
+        assert len(conv) == 3 and (conv["epochs"] == 0).all()  # one epoch, numbered 0
     if preset == "nbody_data_efficiency":
         assert sorted(pd.read_csv(tmp_path / "out" / "by_train_size.csv")["train_size"]) == [50, 100]
     if preset == "nbody_symmetry_breaking":
