@@ -11,8 +11,10 @@ sweep where it stopped:
   ``failed_attempt_<k>.json``, :func:`gdl.training.rundir.archive_failed_attempt`).
 
 A relaunch whose configuration differs from the one the sweep was started with — another override,
-another sweep list, an edited preset — stops before any job starts with :class:`SweepMismatchError`
-naming the differing keys: configurations are never mixed in one sweep. The launcher and its
+another sweep list, an edited preset, or an edited config file that a job's overrides select (each
+started job's ``.hydra/config.yaml`` is compared with its configuration composed now) — stops before
+any job starts with :class:`SweepMismatchError` naming the differing keys: configurations are never
+mixed in one sweep. The launcher and its
 settings (``hydra/launcher=...``, ``hydra.launcher.n_jobs``) may change between launches; they do
 not change what a job computes.
 
@@ -307,6 +309,25 @@ class ResumableSweeperBase(BasicSweeper):
             jobs.append(Job(num, str(subdir), tuple(overrides)))
         return jobs
 
+    def _started_job_differences(self, sweep_dir: Path, jobs: Sequence[Job]) -> list[str]:
+        """Each started job's saved configuration (``.hydra/config.yaml``) against the one composed
+        now: catches edits of the files a job's overrides select (a combo, a model config), which
+        the sweep's own configuration does not show."""
+        assert self.hydra_context is not None and self.config is not None
+        out = []
+        for job in jobs:
+            saved = sweep_dir / job.subdir / ".hydra" / "config.yaml"
+            if not saved.is_file():
+                continue
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(job.overrides))
+            now = OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False)
+            assert isinstance(now, dict)
+            now.pop("hydra", None)
+            then = OmegaConf.to_container(OmegaConf.load(saved), resolve=False, throw_on_missing=False)
+            assert isinstance(then, dict)
+            out += [f"job {job.num}: {d}" for d in config_differences(then, now, self.allow_changes)]
+        return out
+
     def sweep(self, arguments: list[str]) -> Any:
         try:
             self._check_and_record(arguments)
@@ -339,6 +360,9 @@ class ResumableSweeperBase(BasicSweeper):
                     diffs += job_differences([Job(j.num, j.subdir, old)], [j])
             if diffs:
                 raise _mismatch(sweep_dir, "list of jobs", diffs)
+        diffs = self._started_job_differences(sweep_dir, jobs)
+        if diffs:
+            raise _mismatch(sweep_dir, "configuration of its jobs", diffs)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         _write_jobs(sweep_dir, jobs)
         done = sum(_status(sweep_dir / j.subdir) == "finished" for j in jobs)

@@ -131,6 +131,35 @@ def test_relaunch_with_another_configuration_names_the_differing_keys(tmp_path, 
     assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
 
 
+def test_an_edited_config_file_of_a_started_job_is_named(tmp_path, nbody_root):
+    """The sweep's own configuration is unchanged, but the config a job composes is not (as after an
+    edit of conf/combo/<pair>.yaml): the relaunch names the job and the key."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    sweep = tmp_path / "sweep"
+    args = nbody(nbody_root, "trainer.max_epochs=2")
+    sweep.mkdir()
+    OmegaConf.save(hydra_sweep_config(tmp_path, "seed=0,1", *args), sweep / "multirun.yaml")
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        job = GlobalHydra.instance().hydra.compose_config(
+            "train", ["seed=0", *args], run_mode=RunMode.RUN, with_log_configuration=False
+        )
+    job = OmegaConf.to_container(job, resolve=False)
+    del job["hydra"]
+    job["model"]["hidden_channels"] = 17
+    (sweep / "0" / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(job), sweep / "0" / ".hydra" / "config.yaml")
+    (sweep / "0" / "metrics.json").write_text(json.dumps({"status": "finished"}))
+    res = cli("-m", "seed=0,1", f"hydra.sweep.dir={sweep}", *args)
+    assert res.returncode != 0
+    err = res.stderr + res.stdout
+    assert "started with another configuration of its jobs" in err, err[-3000:]
+    assert "job 0: model.hidden_channels: 17 then, 16 now" in err
+    assert "job 1" not in err  # not started: nothing to compare
+
+
 # -- real sweeps --------------------------------------------------------------------------------------
 SWEEP = ("seed=0,1,2,3,4,5",)
 
