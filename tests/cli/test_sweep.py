@@ -287,3 +287,21 @@ def test_manifest_lists_every_job(tmp_path):
     (tmp_path / "jobs.yaml").write_text(yaml.safe_dump([{"num": 0, "dir": "0", "overrides": ["seed=0"]}]))
     assert read_jobs(tmp_path) == [Job(0, "0", ("seed=0",))]
     assert read_jobs(tmp_path / "missing") is None
+
+
+def test_a_checkout_whose_install_lacks_the_sweeper_plugin_says_how_to_fix_it(tmp_path, monkeypatch):
+    """An editable install made before hydra_plugins/ existed cannot import the plugin: the sweep stops
+    before launching, saying to reinstall (or to use Hydra's basic sweeper)."""
+    import importlib.util as iu
+
+    from gdl.cli.hydra_callbacks import check_launcher
+
+    cfg = hydra_sweep_config(tmp_path, "seed=0,1")
+    check_launcher(cfg)  # installed here
+    real = iu.find_spec
+    def find_spec(name, *args):
+        return None if name == "hydra_plugins.gdl_sweeper" else real(name, *args)
+
+    monkeypatch.setattr(iu, "find_spec", find_spec)
+    with pytest.raises(ModuleNotFoundError, match=r"hydra/sweeper: .*reinstall gdl.*hydra/sweeper=basic"):
+        check_launcher(cfg)
