@@ -73,7 +73,10 @@ def commands(*prefixes: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def one_run(args: list[str]) -> list[str] | None:
-    """The overrides of the first run of a (sweep) command; ``None`` for one with ``<placeholders>``."""
+    """The overrides of the first run of a (sweep) command; ``None`` for one with ``<placeholders>``.
+    Shell redirections and control operators end the command (``> log 2>&1 &``)."""
+    ends = next((i for i, a in enumerate(args) if a[:1] in (">", "&", "|", ";") or a[:2] == "2>"), None)
+    args = args[:ends]
     if any("<" in a for a in args):
         return None
     return [a.split(",")[0] for a in args if a not in ("-m", "--multirun")]

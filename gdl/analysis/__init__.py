@@ -26,7 +26,7 @@ from .frame import IDENTITY, runs_frame, variant_keys
 from .learning_curve import PowerLawFit, fit_power_law, learning_curves
 from .plots import plot_accuracy_vs_equivariance, plot_accuracy_vs_parameters, plot_learning_curves
 from .report import AblationReport, NoFinishedRunsError, analyse, write_report
-from .runs import METRICS_FILE, NoRunsError, Run, RunSet, find_run_dirs, load_runs, read_run
+from .runs import METRICS_FILE, NoRunsError, Pending, Run, RunSet, find_run_dirs, load_runs, read_run
 from .tables import display_table, format_number, to_latex, to_markdown
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "AblationReport",
     "NoFinishedRunsError",
     "NoRunsError",
+    "Pending",
     "PowerLawFit",
     "Run",
     "RunSet",

@@ -13,6 +13,7 @@ Files written (``out/``)::
     learning_curves.csv                         log–log slope fits with confidence intervals
     runs.csv                                    one row per (run, target)
     problems.csv                                runs left out, with the reason (failed, unfinished, ...)
+    pending.csv                                 jobs of sweeps in progress that have not finished
     learning_curves.png  accuracy_vs_equivariance.png  accuracy_vs_parameters.png
 """
 
@@ -70,6 +71,11 @@ class AblationReport:
         """The summary table in Markdown."""
         return to_markdown(display_table(self.summary))
 
+    def pending_frame(self) -> pd.DataFrame:
+        rows = [{"sweep": p.sweep, "job": p.num, "run_dir": str(p.path), "status": p.status,
+                 "overrides": p.describe()} for p in self.runs.pending]
+        return pd.DataFrame(rows, columns=["sweep", "job", "run_dir", "status", "overrides"])
+
     def problems_frame(self) -> pd.DataFrame:
         rows = [{"run_dir": str(r.path), "status": r.status, "run": r.describe(), "reason": r.problem}
                 for r in self.runs.problems]
@@ -99,6 +105,11 @@ def _notes(runs: RunSet, frame: pd.DataFrame, merged: bool) -> list[str]:
         notes.append(
             f"{len(runs.problems)} run(s) left out (failed, unfinished or incomplete): see problems.csv"
         )
+    if runs.pending:
+        notes.append(
+            f"{len(runs.pending)} job(s) of sweeps in progress have not finished and are not in the tables "
+            "(relaunching the same gdl-train -m command finishes them): see pending.csv"
+        )
     return notes
 
 
@@ -110,10 +121,14 @@ def analyse(paths: Sequence[str | os.PathLike], merge_sweeps: bool = False) -> A
     """
     runs = load_runs(paths)
     if merge_sweeps:
-        runs = RunSet([dataclasses.replace(r, sweep=MERGED) for r in runs.runs], runs.problems)
+        runs = RunSet([dataclasses.replace(r, sweep=MERGED) for r in runs.runs], runs.problems, runs.pending)
     if not runs.runs:
-        listing = "\n".join(f"  {r.path}: {r.problem}" for r in runs.problems)
-        raise NoFinishedRunsError(f"none of the {len(runs.problems)} run(s) can be used:\n{listing}")
+        listing = "\n".join(
+            [f"  {r.path}: {r.problem}" for r in runs.problems]
+            + [f"  {p.path}: pending ({p.status})" for p in runs.pending]
+        )
+        n = len(runs.problems) + len(runs.pending)
+        raise NoFinishedRunsError(f"none of the {n} run(s) can be used:\n{listing}")
     frame = runs_frame(runs.runs)
     by_size = aggregate(frame)
     curves = learning_curves(frame)
@@ -134,6 +149,7 @@ def _write_all(report: AblationReport, folder: Path) -> None:
     report.curves.to_csv(folder / "learning_curves.csv", index=False)
     report.frame.to_csv(folder / "runs.csv", index=False)
     report.problems_frame().to_csv(folder / "problems.csv", index=False)
+    report.pending_frame().to_csv(folder / "pending.csv", index=False)
     figures = (
         plot_learning_curves(report.by_train_size, report.curves),
         plot_accuracy_vs_equivariance(report.summary),

@@ -7,6 +7,11 @@ sweep (``gdl-train -m``) puts one run directory per job under its sweep director
 them into usable (finished, with the keys the tables need) and not usable (failed, unfinished,
 missing or incomplete ``metrics.json``), each with the reason.
 
+A sweep started by gdl's resumable sweeper (:mod:`gdl.cli.sweep`) also lists all its jobs in
+``<sweep>/jobs.yaml``; the jobs of such a sweep that have not finished — not started yet, running
+or interrupted, or failed (retried on relaunch) — are :class:`Pending`, not problems, so that a sweep
+in progress can be tabulated with what has finished.
+
 This module imports neither Lightning nor Hydra: analysing runs needs only the files.
 """
 
@@ -22,9 +27,11 @@ from typing import Any
 import yaml
 
 __all__ = [
+    "JOBS_FILE",
     "METRICS_FILE",
     "REQUIRED_KEYS",
     "NoRunsError",
+    "Pending",
     "Run",
     "RunSet",
     "find_run_dirs",
@@ -40,6 +47,8 @@ METRICS_FILE = "metrics.json"
 REQUIRED_KEYS = ("dataset", "model", "strategy", "targets", "metrics", "seed", "num_train")
 #: Hydra's file in a sweep directory.
 MULTIRUN_FILE = "multirun.yaml"
+#: gdl's list of a sweep's jobs (gdl.cli.sweep.JOBS_FILE; not imported: no Hydra here).
+JOBS_FILE = "jobs.yaml"
 #: Sweep label of runs started without ``-m``.
 SINGLE_RUNS = "(single runs)"
 
@@ -92,12 +101,39 @@ class Run:
         return " ".join(self.overrides) or "(no overrides)"
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A job of a sweep in progress (listed in its ``jobs.yaml``) that has not finished.
+
+    Args:
+        sweep: the sweep directory.
+        num: the job number.
+        path: the job's run directory (it may not exist yet).
+        overrides: the job's overrides.
+        status: ``"not started"``, ``"running or interrupted"``, ``"failed: <error>"`` (retried on
+            relaunch) or ``"no metrics.json"`` (started, stopped before training).
+        swept: the overrides that tell this job from the sweep's other jobs (``seed=1 combo=...``).
+    """
+
+    sweep: str
+    num: int
+    path: Path
+    overrides: tuple[str, ...]
+    status: str
+    swept: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return " ".join(self.swept or self.overrides) or "(no overrides)"
+
+
 @dataclass
 class RunSet:
-    """The runs found under some paths: ``runs`` (usable) and ``problems`` (listed, not used)."""
+    """The runs found under some paths: ``runs`` (usable), ``problems`` (listed, not used) and
+    ``pending`` (unfinished jobs of sweeps in progress, :class:`Pending`)."""
 
     runs: list[Run] = field(default_factory=list)
     problems: list[Run] = field(default_factory=list)
+    pending: list[Pending] = field(default_factory=list)
 
     @property
     def sweeps(self) -> list[str]:
@@ -214,10 +250,55 @@ def read_run(run_dir: str | os.PathLike) -> Run:
     return Run(run_dir, metrics, overrides, sweep)
 
 
+def read_jobs(sweep_dir: str | os.PathLike) -> list[tuple[int, str, tuple[str, ...]]] | None:
+    """``(num, subdir, overrides)`` of every job in ``<sweep_dir>/jobs.yaml``, or ``None``."""
+    try:
+        items = yaml.safe_load((Path(sweep_dir) / JOBS_FILE).read_text())
+        return [(int(j["num"]), str(j["dir"]), tuple(str(o) for o in j["overrides"])) for j in items]
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValueError):
+        return None
+
+
+def _pending_status(run: Run | None) -> str:
+    if run is None:
+        return "not started"
+    if run.metrics is None:
+        return "no metrics.json"
+    status = run.metrics.get("status")
+    if status == "failed":
+        return f"failed: {run.metrics.get('error', 'no error recorded')}"
+    return "running or interrupted" if status == "running" else f"status {status!r}"
+
+
 def load_runs(paths: Sequence[str | os.PathLike]) -> RunSet:
-    """Read every run directory under ``paths`` (:func:`find_run_dirs`) into a :class:`RunSet`."""
+    """Read every run directory under ``paths`` (:func:`find_run_dirs`) into a :class:`RunSet`; the
+    unfinished jobs of sweeps with a ``jobs.yaml`` become :attr:`RunSet.pending`."""
+    given_sweeps = [Path(p) for p in paths if (Path(p) / JOBS_FILE).is_file()]
+    try:
+        run_dirs = find_run_dirs(paths)
+    except NoRunsError:
+        if not given_sweeps:
+            raise
+        run_dirs = []  # a sweep whose first job has not started yet
     out = RunSet()
-    for run_dir in find_run_dirs(paths):
+    read = {}
+    for run_dir in run_dirs:
         run = read_run(run_dir)
+        read[run_dir] = run
         (out.runs if run.ok else out.problems).append(run)
+    sweeps = dict.fromkeys([str(p.resolve()) for p in given_sweeps] + [r.sweep for r in read.values()])
+    pending_dirs = set()
+    for sweep in sweeps:
+        jobs = (read_jobs(sweep) if sweep != SINGLE_RUNS else None) or []
+        maps = [parse_overrides(o) for _, _, o in jobs]
+        varying = {k for m in maps for k in m if len({mm.get(k) for mm in maps}) > 1}
+        for num, subdir, overrides in jobs:
+            path = (Path(sweep) / subdir).resolve()
+            run = read.get(path)
+            if run is not None and (run.ok or run.status == "finished"):
+                continue  # usable, or finished but incomplete (a problem, not pending)
+            swept = tuple(o for o in overrides if set(parse_overrides([o])) & varying)
+            out.pending.append(Pending(sweep, num, path, overrides, _pending_status(run), swept))
+            pending_dirs.add(path)
+    out.problems = [r for r in out.problems if r.path.resolve() not in pending_dirs]
     return out

@@ -7,6 +7,7 @@ from .invariant_net import InvariantNet
 from .irreps_model import IrrepsModel
 from .mace import MACE
 from .plain_net import PlainNet
+from .radial_field import LinearDynamics, RadialField
 from .se3_transformer import SE3Transformer
 from .tfn import TFN
 
@@ -17,6 +18,9 @@ __all__ = [
     "EGNN",
     "InvariantNet",
     "PlainNet",
+    # N-body dynamics baselines (EGNN paper, Table 2)
+    "LinearDynamics",
+    "RadialField",
     # irreps route
     "IrrepsModel",
     "MACE",

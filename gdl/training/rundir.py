@@ -7,13 +7,21 @@ whose ``metrics.json`` says ``"finished"`` is refused by :func:`check_run_dir` â
 writes its ``.hydra/`` files there (``gdl.cli.hydra_callbacks.RefuseFinishedRuns``) and again by
 :func:`gdl.training.train`. A ``"running"`` or ``"failed"`` directory may be reused, which is how
 ``ckpt_path=last`` resumes an interrupted run.
+
+A sweep job reused by a relaunched sweep (:mod:`gdl.cli.sweep`) resumes from its
+``checkpoints/last.ckpt`` when it has one (:func:`resumable_checkpoint`); a failed attempt's
+``metrics.json`` is kept as ``failed_attempt_<k>.json`` (:func:`archive_failed_attempt`). While a run
+trains, :class:`RunLock` holds an exclusive lock on ``<run>/.lock`` so that no second process trains
+in the same directory.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,13 +29,26 @@ from typing import Any
 
 from ..data._paths import _file_mode
 
-__all__ = ["METRICS_FILE", "RunDirectoryError", "check_run_dir", "read_metrics", "write_metrics"]
+__all__ = [
+    "FAILED_ATTEMPT",
+    "METRICS_FILE",
+    "RunDirectoryError",
+    "RunLock",
+    "archive_failed_attempt",
+    "check_run_dir",
+    "read_metrics",
+    "resumable_checkpoint",
+    "write_metrics",
+]
 
 METRICS_FILE = "metrics.json"
+#: Name of a failed attempt's kept ``metrics.json`` (``k`` = 1, 2, ...).
+FAILED_ATTEMPT = "failed_attempt_{k}.json"
+LOCK_FILE = ".lock"
 
 
 class RunDirectoryError(RuntimeError):
-    """The run directory cannot be used (it holds a finished run)."""
+    """The run directory cannot be used (it holds a finished run, or another process trains in it)."""
 
 
 def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
@@ -79,3 +100,59 @@ def write_metrics(run_dir: str | os.PathLike, metrics: Mapping[str, Any]) -> Pat
         Path(tmp).unlink(missing_ok=True)
         raise
     return run_dir / METRICS_FILE
+
+
+def resumable_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """``<run_dir>/checkpoints/last.ckpt`` when the run there was interrupted (``"running"``) or
+    failed and left that checkpoint, else ``None``."""
+    run_dir = Path(run_dir)
+    metrics = read_metrics(run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if metrics is not None and metrics.get("status") in ("running", "failed") and last.is_file():
+        return last
+    return None
+
+
+def archive_failed_attempt(run_dir: str | os.PathLike) -> Path | None:
+    """Keep a failed run's ``metrics.json`` (with its error) as ``failed_attempt_<k>.json`` (the
+    next free ``k``) before the run is retried; returns the kept file, or ``None`` when the run
+    directory holds no failed run."""
+    run_dir = Path(run_dir)
+    metrics = read_metrics(run_dir)
+    if metrics is None or metrics.get("status") != "failed":
+        return None
+    k = 1
+    while (run_dir / FAILED_ATTEMPT.format(k=k)).exists():
+        k += 1
+    kept = run_dir / FAILED_ATTEMPT.format(k=k)
+    shutil.copy2(run_dir / METRICS_FILE, kept)
+    return kept
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on ``<run_dir>/.lock``, held until :meth:`release` (the
+    operating system drops it when the process dies, even by SIGKILL).
+
+    Raises:
+        RunDirectoryError: another process holds the lock (trains in this directory now).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, _file_mode())
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise RunDirectoryError(
+                f"another process is training in the run directory {str(run_dir)!r} (it holds "
+                f"{LOCK_FILE}): wait for it to end, or stop it, before running there again"
+            ) from None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -4,7 +4,10 @@ and that ``gdl-train`` (:mod:`gdl.cli.train`) wraps.
 Order of work (everything that can be wrong in the config fails before any data is read or any
 epoch runs):
 
-1. refuse a run directory that holds a finished run (:mod:`gdl.training.rundir`);
+1. refuse a run directory that holds a finished run (:mod:`gdl.training.rundir`); a sweep job
+   (``-m``) whose directory holds an interrupted or failed run with ``checkpoints/last.ckpt``
+   resumes from it (relaunched sweeps, :mod:`gdl.cli.sweep`); a failed attempt's ``metrics.json``
+   is kept as ``failed_attempt_<k>.json``;
 2. seed everything (``lightning.seed_everything(seed, workers=True)``);
 3. build the data module (checks the targets against the dataset), the model (checks that its
    readout can produce the targets' types), the symmetry strategy around it (checks that it can
@@ -24,13 +27,18 @@ Keys of ``metrics.json`` (``<t>`` a target, ``<m>`` a metric such as ``mae``)::
     world_size, time_per_epoch_s, throughput_graphs_per_s, train_time_s, total_time_s, train_dtype,
     equivariance/float64/<t>, equivariance/train_dtype/<t>, equivariance/float64/<t>/<transform>,
     symmetry/<key> (the strategy's symmetry_report), best_checkpoint, run_dir, gdl_version,
-    torch_version
+    torch_version, resumed_from, earlier_attempt, error, traceback
+
+The last four only when they apply: ``resumed_from`` (the checkpoint a run resumed from),
+``earlier_attempt`` (the kept ``failed_attempt_<k>.json`` of a retried job); a failed record has
+``error`` and ``traceback``.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +56,7 @@ from ..keys import Target
 from ..symmetry import symmetry_report
 from .callbacks import EpochTimer, EquivarianceMonitor, measure_equivariance
 from .module import GDLModule
-from .rundir import check_run_dir, write_metrics
+from .rundir import RunLock, archive_failed_attempt, check_run_dir, resumable_checkpoint, write_metrics
 from .summary import format_summary
 
 __all__ = ["BASELINE_DEFINITION", "resolve_ckpt_path", "train"]
@@ -77,6 +85,12 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
             "run's directory (hydra.run.dir=<that directory>) or give a checkpoint file"
         )
     return str(path)
+
+
+def _sweep_resume(run_dir: Path) -> str | None:
+    """``"last"`` for a sweep job whose directory holds an interrupted/failed run with ``last.ckpt``."""
+    in_sweep = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    return "last" if in_sweep and resumable_checkpoint(run_dir) is not None else None
 
 
 def _instantiate_all(group: Any) -> list[Any]:
@@ -161,7 +175,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Train, test and summarise one run (module docstring); returns the ``metrics.json`` record."""
     t_start = time.perf_counter()
     run_dir = check_run_dir(Path(cfg.paths.output_dir))
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path") or _sweep_resume(run_dir), run_dir)
     if cfg.get("test_ckpt", "best") not in ("best", "last"):
         raise ValueError(f"test_ckpt must be 'best' or 'last', got {cfg.get('test_ckpt')!r}")
     if cfg.get("num_threads"):
@@ -182,7 +196,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     record = _record_start(cfg, datamodule, model, module, run_dir)
     if ckpt_path:
         record["resumed_from"] = ckpt_path
+    lock = RunLock(run_dir) if trainer.is_global_zero else None
     if trainer.is_global_zero:
+        earlier = archive_failed_attempt(run_dir)
+        if earlier is not None:
+            record["earlier_attempt"] = earlier.name
         write_metrics(run_dir, record)
     try:
         t_fit = time.perf_counter()
@@ -225,9 +243,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
     except BaseException as e:
         if trainer.is_global_zero:
-            write_metrics(run_dir, {**record, "status": "failed", "error": f"{type(e).__name__}: {e}"})
+            write_metrics(run_dir, {**record, "status": "failed", "error": f"{type(e).__name__}: {e}",
+                                    "traceback": traceback.format_exc()[-8000:]})
+        if lock is not None:
+            lock.release()
         raise
     if trainer.is_global_zero:
         write_metrics(run_dir, record)
+    if lock is not None:
+        lock.release()
         print("\n" + format_summary(record), flush=True)
     return record

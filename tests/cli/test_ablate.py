@@ -134,3 +134,65 @@ def test_smoke_sweep_end_to_end(tmp_path):
     assert summary["slope"].notna().all()
     for name in ("learning_curves.png", "accuracy_vs_equivariance.png", "accuracy_vs_parameters.png"):
         assert (tmp_path / "sweep" / "ablation" / name).stat().st_size > 1000
+
+
+def test_a_sweep_in_progress_tabulates_the_finished_runs_and_lists_the_others(tmp_path, capsys, monkeypatch):
+    import yaml
+
+    root = tmp_path / "s"
+    jobs = []
+    for job, seed in enumerate(range(5)):
+        overrides = ["model=egnn", f"seed={seed}", "data.train_size=100"]
+        jobs.append({"num": job, "dir": str(job), "overrides": overrides})
+        if job < 2:
+            write_run(root, job, metrics(seed=seed), overrides)
+        elif job == 2:
+            write_run(root, job, metrics(seed=seed, status="running"), overrides)
+        elif job == 3:
+            write_run(root, job, metrics(seed=seed, status="failed", error="RuntimeError: nan"), overrides)
+    (root / "jobs.yaml").write_text(yaml.safe_dump(jobs))
+    assert main([str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "2 finished run(s), 0 left out, 1 sweep(s), 3 job(s) pending" in out
+    assert "| egnn | exact |" in out
+    assert "pending: job 2 (running or interrupted): seed=2" in out
+    assert "pending: job 3 (failed: RuntimeError: nan): seed=3" in out
+    assert "pending: job 4 (not started): seed=4" in out
+    pending = pd.read_csv(root / "ablation" / "pending.csv")
+    assert pending["job"].tolist() == [2, 3, 4]
+    # the same sweep given by a relative path is the same sweep (its jobs listed once)
+    monkeypatch.chdir(tmp_path)
+    assert main(["s", "--out", str(tmp_path / "rel")]) == 0
+    assert "3 job(s) pending" in capsys.readouterr().out
+    # a sweep whose first job has not started yet: nothing to tabulate, the jobs are listed
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "multirun.yaml").write_text("hydra:\n  mode: MULTIRUN\n")
+    (fresh / "jobs.yaml").write_text(yaml.safe_dump(jobs[:2]))
+    assert main([str(fresh)]) == 2
+    assert "pending (not started)" in capsys.readouterr().err
+
+
+def test_versus_a_swept_setting_plots_and_correlates_the_symmetry_level(tmp_path, capsys):
+    root = tmp_path / "s"
+    job = 0
+    for strategy, level in (("rpp", "output_norm_ratio"), ("partial", "theta_max_mean")):
+        for eps in (0.0, 0.1, 1.0):
+            for seed in (0, 1):
+                value = eps + 0.01 * seed if strategy == "rpp" else 3.0 - eps
+                record = metrics(model="egnn", strategy=strategy, seed=seed, mae=1.0 + eps,
+                                 **{f"symmetry/{level}": value})
+                overrides = [f"combo=x_{strategy}", f"seed={seed}", f"data.field_strength={eps}"]
+                write_run(root, job, record, overrides)
+                job += 1
+    assert main([str(root), "--versus", "data.field_strength"]) == 0
+    out = capsys.readouterr().out
+    # ties in the setting (two seeds each): Spearman's rho of ranks [1.5, 1.5, 3.5, ...] and [1 ... 6]
+    assert "egnn / rpp: output_norm_ratio 0.956 over 6 runs, 3 settings" in out
+    assert "egnn / partial: theta_max_mean -1.000 over 6 runs, 3 settings" in out
+    trend = pd.read_csv(root / "ablation" / "symmetry_trend.csv")
+    assert sorted(trend["level"]) == ["output_norm_ratio", "theta_max_mean"]
+    for name in ("versus.png", "symmetry_versus.png"):
+        assert (root / "ablation" / name).stat().st_size > 1000
+    assert main([str(root), "--versus", "model.num_layers", "--out", str(tmp_path / "o")]) == 2
+    assert "no run's variant sets model.num_layers" in capsys.readouterr().err

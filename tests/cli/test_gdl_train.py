@@ -160,9 +160,13 @@ def test_multirun_four_jobs(launcher, tmp_path, nbody_root):
         assert m["status"] == "finished" and (job / ".hydra" / "config.yaml").exists()
         seen.add((m["model"], m["seed"]))
     assert seen == {("egnn", 0), ("egnn", 1), ("invariant", 0), ("invariant", 1)}
-    # a second sweep into the same directory is refused before any job starts
+    # another sweep into the same directory is refused before any job starts, naming what differs
     again = cli("-m", "seed=0,1", f"hydra.sweep.dir={tmp_path}", *nbody(nbody_root, "trainer.max_epochs=1"))
-    assert again.returncode != 0 and "already holds a finished run" in again.stderr + again.stdout
+    assert again.returncode != 0 and "override model: 'egnn,invariant' then, (absent) now" in again.stderr
+    # ... and so is any sweep there under Hydra's basic sweeper, which cannot skip finished jobs
+    basic = cli("-m", "hydra/sweeper=basic", "seed=0,1", f"hydra.sweep.dir={tmp_path}",
+                *nbody(nbody_root, "trainer.max_epochs=1"))
+    assert basic.returncode != 0 and "already holds a finished run" in basic.stderr + basic.stdout
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from lightning.pytorch import Callback, LightningDataModule, Trainer
 from omegaconf import OmegaConf
@@ -19,6 +20,8 @@ from gdl.training import CONFIG_DIR, GDLModule, compose
 
 # an experiment whose targets suit each dataset
 EXPERIMENT_OF_DATA = {"qm9": "qm9_homo", "galaxy": "galaxy_velocity", "nbody": "nbody"}
+# models that predict only a particle displacement (node 1o): the N-body dynamics baselines
+DISPLACEMENT_ONLY = {"linear", "radial_field"}
 
 
 def options(group: str) -> list[str]:
@@ -59,6 +62,13 @@ def test_data(name, tmp_path):
 @pytest.mark.parametrize("name", options("model"))
 def test_model_for_every_experiment(name, experiment, tmp_path):
     cfg = compose([f"experiment={experiment}", f"model={name}"], run_dir=tmp_path)
+    targets = instantiate(cfg.data, _convert_="all").targets
+    one_vector = len(targets) == 1 and targets[0].level == "node" and targets[0].irreps.dim == 3
+    if name in DISPLACEMENT_ONLY and not one_vector:
+        refused = "cannot produce target|one node 1o target|unexpected keyword"
+        with pytest.raises(InstantiationException, match=refused):
+            instantiate(cfg.model, _convert_="all")
+        return
     model = instantiate(cfg.model, _convert_="all")
     assert isinstance(model, GDLModel)
     assert [str(t) for t in model.targets] == [str(t) for t in instantiate(cfg.data, _convert_="all").targets]
@@ -70,7 +80,9 @@ def test_symmetry(name, tmp_path):
     models it supports."""
     wrapped = 0
     for model_name in options("model"):
-        cfg = compose(["experiment=qm9_homo", f"model={model_name}", f"symmetry={name}"], run_dir=tmp_path)
+        experiment = "nbody" if model_name in DISPLACEMENT_ONLY else "qm9_homo"
+        overrides = [f"experiment={experiment}", f"model={model_name}", f"symmetry={name}"]
+        cfg = compose(overrides, run_dir=tmp_path)
         model = instantiate(cfg.model, _convert_="all")
         try:
             strategy = instantiate(cfg.symmetry)(model)
@@ -173,7 +185,8 @@ def test_combos_are_compatible_pairs(name, tmp_path):
     """Each combo selects a model and a symmetry strategy that can wrap it (so a sweep over combos
     never stops on an incompatible pair), named <model>_<symmetry> or <model>_<variant>. (tfn_l0 cannot
     take N-body's vector inputs: TFN refuses l_max=0 with vector_inputs.)"""
-    cfg = compose(["experiment=qm9_homo", f"combo={name}"], run_dir=tmp_path)
+    experiment = "nbody" if name.rsplit("_", 1)[0] in DISPLACEMENT_ONLY else "qm9_homo"
+    cfg = compose([f"experiment={experiment}", f"combo={name}"], run_dir=tmp_path)
     choices = dict(OmegaConf.to_container(cfg.hydra.runtime.choices))
     assert name.startswith(choices["model"] + "_")
     model = instantiate(cfg.model, _convert_="all")

@@ -47,3 +47,35 @@ def test_summary_table():
     row = next(line for line in text.splitlines() if line.startswith("homo"))
     assert row.split() == ["homo", "mae", "200", "400", "meV", "0.5"]
     assert "1,234" in text and "strategy=exact" in text and "1.00e-16 (float64)" in text
+
+
+def test_a_failed_attempt_is_kept_and_interrupted_runs_resume_from_last(tmp_path):
+    from gdl.training.rundir import archive_failed_attempt, resumable_checkpoint
+
+    assert archive_failed_attempt(tmp_path) is None and resumable_checkpoint(tmp_path) is None
+    write_metrics(tmp_path, {"status": "running"})
+    assert resumable_checkpoint(tmp_path) is None  # no checkpoint: starts again
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"x")
+    assert resumable_checkpoint(tmp_path) == tmp_path / "checkpoints" / "last.ckpt"
+    assert archive_failed_attempt(tmp_path) is None  # running, not failed
+    for k in (1, 2):
+        write_metrics(tmp_path, {"status": "failed", "error": f"RuntimeError: attempt {k}"})
+        kept = archive_failed_attempt(tmp_path)
+        assert kept == tmp_path / f"failed_attempt_{k}.json"
+        assert json.loads(kept.read_text())["error"] == f"RuntimeError: attempt {k}"
+    assert resumable_checkpoint(tmp_path) is not None  # failed with a checkpoint: resumes
+    write_metrics(tmp_path, {"status": "finished"})
+    assert resumable_checkpoint(tmp_path) is None and archive_failed_attempt(tmp_path) is None
+
+
+def test_one_process_at_a_time_trains_in_a_run_directory(tmp_path):
+    """flock locks belong to open file descriptions, so a second RunLock conflicts with the first even
+    inside one process, as it would from another process."""
+    from gdl.training.rundir import RunLock
+
+    lock = RunLock(tmp_path)
+    with pytest.raises(RunDirectoryError, match="another process is training"):
+        RunLock(tmp_path)
+    lock.release()
+    RunLock(tmp_path).release()
