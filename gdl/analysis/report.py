@@ -11,6 +11,7 @@ Files written (``out/``)::
     summary.md  summary.csv  summary.tex        one row per (model, strategy[, variant]); the CSV has numbers
     by_train_size.md  by_train_size.csv         every training size
     learning_curves.csv                         log–log slope fits with confidence intervals
+    slope_separation.csv  param_match.csv       vs the invariant model (gdl.analysis.param_match)
     runs.csv                                    one row per (run, target)
     problems.csv                                runs left out, with the reason (failed, unfinished, ...)
     learning_curves.png  accuracy_vs_equivariance.png  accuracy_vs_parameters.png
@@ -31,6 +32,7 @@ import pandas as pd
 from .aggregate import GROUP, aggregate, largest_train_size
 from .frame import IDENTITY, runs_frame
 from .learning_curve import learning_curves
+from .param_match import param_match, slope_separation
 from .plots import plot_accuracy_vs_equivariance, plot_accuracy_vs_parameters, plot_learning_curves
 from .runs import RunSet, load_runs
 from .tables import display_table, to_latex, to_markdown
@@ -57,6 +59,8 @@ class AblationReport:
         curves: :func:`gdl.analysis.learning_curve.learning_curves` of ``frame``.
         summary: ``by_train_size`` at the largest training size, joined with ``curves``.
         notes: what the reader must know (mixed sweeps, left-out runs, duplicate seeds).
+        slopes, param_match: :func:`~gdl.analysis.param_match.slope_separation` of ``curves`` and
+            :func:`~gdl.analysis.param_match.param_match` of ``frame`` (empty without InvariantNet runs).
     """
 
     runs: RunSet
@@ -65,6 +69,8 @@ class AblationReport:
     curves: pd.DataFrame
     summary: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    param_match: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def markdown(self) -> str:
         """The summary table in Markdown."""
@@ -121,7 +127,10 @@ def analyse(paths: Sequence[str | os.PathLike], merge_sweeps: bool = False) -> A
     if not curves.empty:
         fit_columns = ["slope", "ci_low", "ci_high", "num_sizes"]
         summary = summary.merge(curves[[*IDENTITY, *fit_columns]], on=list(IDENTITY), how="left")
-    return AblationReport(runs, frame, by_size, curves, summary, _notes(runs, frame, merge_sweeps))
+    return AblationReport(
+        runs, frame, by_size, curves, summary, _notes(runs, frame, merge_sweeps),
+        slope_separation(curves), param_match(frame),
+    )
 
 
 def _write_all(report: AblationReport, folder: Path) -> None:
@@ -133,6 +142,8 @@ def _write_all(report: AblationReport, folder: Path) -> None:
     report.by_train_size.to_csv(folder / "by_train_size.csv", index=False)
     report.curves.to_csv(folder / "learning_curves.csv", index=False)
     report.frame.to_csv(folder / "runs.csv", index=False)
+    report.slopes.to_csv(folder / "slope_separation.csv", index=False)
+    report.param_match.to_csv(folder / "param_match.csv", index=False)
     report.problems_frame().to_csv(folder / "problems.csv", index=False)
     figures = (
         plot_learning_curves(report.by_train_size, report.curves),
