@@ -122,7 +122,9 @@ def param_match(
 ) -> pd.DataFrame:
     """The parameter count at which each model matches the reference model's best error (module
     docstring), for every (sweep, dataset, experiment, target, training size) of the run table
-    ``frame`` (:func:`gdl.analysis.frame.runs_frame`) in which the reference model ran.
+    ``frame`` (:func:`gdl.analysis.frame.runs_frame`) in which the reference model ran and at least
+    one curve has two or more parameter counts (a width sweep; groups with one width per model,
+    such as the points of a learning curve, are skipped).
 
     Args:
         frame: the run table (one row per run and target).
@@ -169,8 +171,8 @@ def param_match(
             params = np.array(sorted(by_p.groups), dtype=float)
             curves[ckey] = (params, [by_p.get_group(p).to_numpy(float) for p in params])
         refs = [k for k in curves if k[0] == reference]
-        if not refs:
-            continue
+        if not refs or all(len(p) < 2 for p, _ in curves.values()):
+            continue  # no reference, or no width sweep here (e.g. a learning curve's sizes)
         point = {k: np.array([e.mean() for e in errs]) for k, (_, errs) in curves.items()}
         e_ref, p_ref = _reference_best(curves, refs, point)
         draws = []

@@ -101,9 +101,11 @@ def test_tfn_variants_are_separate_curves_and_baselines_are_left_out(tmp_path):
     assert table.loc["combo=tfn_l2"].status == "matched"
 
 
-def test_no_reference_gives_an_empty_table(tmp_path):
-    frame = _sweep(tmp_path, {("egnn", "exact", None): ([500, 1000], lambda p: 1.0 / p)})
+def test_no_reference_or_no_width_sweep_gives_an_empty_table(tmp_path):
+    frame = _sweep(tmp_path / "a", {("egnn", "exact", None): ([500, 1000], lambda p: 1.0 / p)})
     assert param_match(frame, num_bootstrap=10).empty
+    one_width = {REF[0]: ([4000], REF[1][1]), ("egnn", "exact", None): ([1000], lambda p: 1.0 / p)}
+    assert param_match(_sweep(tmp_path / "b", one_width), num_bootstrap=10).empty
 
 
 @pytest.mark.parametrize(
