@@ -34,14 +34,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 from .frame import ERROR_METRICS, IDENTITY
 
-__all__ = ["MATCH_COLUMNS", "SLOPE_COLUMNS", "param_match", "slope_separation", "strip_variant"]
+__all__ = [
+    "MATCH_COLUMNS", "SLOPE_COLUMNS", "param_match", "plot_param_match", "slope_separation", "strip_variant",
+]
 
 _SCOPE = ("sweep", "dataset", "experiment", "target")
 #: Columns of :func:`param_match`'s table.
@@ -258,3 +264,51 @@ def slope_separation(curves: pd.DataFrame, reference: str = "invariant") -> pd.D
                     "difference": diff, "difference_ci_low": lo, "difference_ci_high": hi,
                 })
     return pd.DataFrame(rows, columns=list(SLOPE_COLUMNS))
+
+
+def plot_param_match(
+    frame: pd.DataFrame, table: pd.DataFrame, width_key: str = "model.hidden_channels"
+) -> Figure:
+    """Test error against parameter count for a width sweep, one panel per (sweep, dataset,
+    experiment, target, training size) of :func:`param_match`'s ``table``, one line per curve (mean
+    over seeds, error bars the seeds' standard deviation, log–log), the reference's best error as a
+    dashed line and each matched parameter count as a vertical tick. An empty ``table`` gives a
+    figure that says there is no width sweep."""
+    from matplotlib.figure import Figure
+
+    from .plots import _label, _style
+
+    keys = [*_SCOPE, "train_size"]
+    panels = list(table.groupby(keys, sort=True, dropna=False)) if not table.empty else []
+    fig = Figure(figsize=(9.5, 4.8 * max(len(panels), 1)), layout="constrained")
+    axes = fig.subplots(max(len(panels), 1), 1, squeeze=False).ravel().tolist()
+    if not panels:
+        axes[0].text(0.5, 0.5, "no width sweep with the reference model: nothing to match",
+                     ha="center", va="center", transform=axes[0].transAxes)
+        axes[0].set_axis_off()
+        return fig
+    for ax, (key, rows) in zip(axes, panels):
+        scope = dict(zip(keys, key))
+        metric = str(rows["metric"].iloc[0])
+        part = frame
+        for k, v in scope.items():
+            part = part[part[k] == v]
+        part = part[~part["strategy"].isin(["none"])]
+        part = part.assign(curve=[strip_variant(v, width_key) for v in part["variant"]])
+        for i, (ckey, c) in enumerate(part.groupby(["model", "strategy", "curve"], sort=True)):
+            g = c.groupby("num_params")[f"test/{metric}"].agg(["mean", "std"]).reset_index()
+            ax.errorbar(g["num_params"], g["mean"], yerr=g["std"].fillna(0), capsize=3, label=_label(ckey),
+                        **_style(i))
+            same = (rows["model"] == ckey[0]) & (rows["strategy"] == ckey[1]) & (rows["variant"] == ckey[2])
+            hit = rows[same]
+            if not hit.empty and hit["status"].iloc[0] == "matched":
+                ax.axvline(hit["match_params"].iloc[0], color=_style(i)["color"], ls=":", lw=1)
+        ax.axhline(rows["reference_error"].iloc[0], color="k", ls="--", lw=1,
+                   label=f"best {rows['reference'].iloc[0]}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_ylabel(f"test {metric}")
+        ax.set_title(f"{scope['dataset']} / {scope['target']}, {scope['train_size']} training graphs")
+        ax.legend(fontsize=7)
+    return fig

@@ -12,6 +12,7 @@ Files written (``out/``)::
     by_train_size.md  by_train_size.csv         every training size
     learning_curves.csv                         log–log slope fits with confidence intervals
     slope_separation.csv  param_match.csv       vs the invariant model (gdl.analysis.param_match)
+    param_match.png                             error vs parameters of a width sweep, matched counts
     runs.csv                                    one row per (run, target)
     problems.csv                                runs left out, with the reason (failed, unfinished, ...)
     learning_curves.png  accuracy_vs_equivariance.png  accuracy_vs_parameters.png
@@ -32,7 +33,7 @@ import pandas as pd
 from .aggregate import GROUP, aggregate, largest_train_size
 from .frame import IDENTITY, runs_frame
 from .learning_curve import learning_curves
-from .param_match import param_match, slope_separation
+from .param_match import param_match, plot_param_match, slope_separation
 from .plots import plot_accuracy_vs_equivariance, plot_accuracy_vs_parameters, plot_learning_curves
 from .runs import RunSet, load_runs
 from .tables import display_table, to_latex, to_markdown
@@ -152,6 +153,7 @@ def _write_all(report: AblationReport, folder: Path) -> None:
     )
     for name, fig in zip(FIGURES, figures):
         fig.savefig(folder / name, dpi=120)
+    plot_param_match(report.frame, report.param_match).savefig(folder / "param_match.png", dpi=120)
 
 
 def write_report(report: AblationReport, out: str | os.PathLike) -> list[Path]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from gdl.analysis.frame import runs_frame
 from gdl.analysis.learning_curve import learning_curves
-from gdl.analysis.param_match import param_match, slope_separation, strip_variant
+from gdl.analysis.param_match import param_match, plot_param_match, slope_separation, strip_variant
 from gdl.analysis.report import analyse, write_report
 from gdl.analysis.runs import load_runs
 
@@ -149,7 +150,10 @@ def test_the_report_writes_both_tables(tmp_path):
     report = analyse([sweep])
     assert report.param_match.iloc[0].status == "matched"
     names = {p.name for p in write_report(report, tmp_path / "out")}
-    assert {"param_match.csv", "slope_separation.csv"} <= names
+    assert {"param_match.csv", "slope_separation.csv", "param_match.png"} <= names
+    empty = io.BytesIO()
+    plot_param_match(report.frame, report.param_match.iloc[:0]).savefig(empty, format="png", dpi=120)
+    assert (tmp_path / "out" / "param_match.png").stat().st_size > 2 * len(empty.getvalue())  # curves drawn
     written = pd.read_csv(tmp_path / "out" / "param_match.csv")
     assert written.iloc[0].ratio == pytest.approx(16, rel=0.05)
     assert np.isfinite(written.iloc[0].ci_low)
