@@ -16,6 +16,7 @@ from .galaxy_mocks import (
     CloudNoise,
     CloudParams,
     GalaxyGenerator,
+    SecondOrderGenerator,
     ZeldovichGenerator,
     make_generator,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "SelectTargets",
     "SplitSpec",
     "Standardize",
+    "SecondOrderGenerator",
     "ZeldovichGenerator",
     "charged_energy",
     "charged_forces",
