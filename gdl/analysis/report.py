@@ -11,6 +11,8 @@ Files written (``out/``)::
     summary.md  summary.csv  summary.tex        one row per (model, strategy[, variant]); the CSV has numbers
     by_train_size.md  by_train_size.csv         every training size
     learning_curves.csv                         log–log slope fits with confidence intervals
+    slope_separation.csv  param_match.csv       vs the invariant model (gdl.analysis.param_match)
+    param_match.png                             error vs parameters of a width sweep, matched counts
     runs.csv                                    one row per (run, target)
     problems.csv                                runs left out, with the reason (failed, unfinished, ...)
     pending.csv                                 jobs of sweeps in progress that have not finished
@@ -32,6 +34,7 @@ import pandas as pd
 from .aggregate import GROUP, aggregate, largest_train_size
 from .frame import IDENTITY, runs_frame
 from .learning_curve import learning_curves
+from .param_match import param_match, plot_param_match, slope_separation
 from .plots import plot_accuracy_vs_equivariance, plot_accuracy_vs_parameters, plot_learning_curves
 from .runs import RunSet, load_runs
 from .tables import display_table, to_latex, to_markdown
@@ -58,6 +61,8 @@ class AblationReport:
         curves: :func:`gdl.analysis.learning_curve.learning_curves` of ``frame``.
         summary: ``by_train_size`` at the largest training size, joined with ``curves``.
         notes: what the reader must know (mixed sweeps, left-out runs, duplicate seeds).
+        slopes, param_match: :func:`~gdl.analysis.param_match.slope_separation` of ``curves`` and
+            :func:`~gdl.analysis.param_match.param_match` of ``frame`` (empty without InvariantNet runs).
     """
 
     runs: RunSet
@@ -66,6 +71,8 @@ class AblationReport:
     curves: pd.DataFrame
     summary: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    slopes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    param_match: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def markdown(self) -> str:
         """The summary table in Markdown."""
@@ -136,7 +143,10 @@ def analyse(paths: Sequence[str | os.PathLike], merge_sweeps: bool = False) -> A
     if not curves.empty:
         fit_columns = ["slope", "ci_low", "ci_high", "num_sizes"]
         summary = summary.merge(curves[[*IDENTITY, *fit_columns]], on=list(IDENTITY), how="left")
-    return AblationReport(runs, frame, by_size, curves, summary, _notes(runs, frame, merge_sweeps))
+    return AblationReport(
+        runs, frame, by_size, curves, summary, _notes(runs, frame, merge_sweeps),
+        slope_separation(curves), param_match(frame),
+    )
 
 
 def _write_all(report: AblationReport, folder: Path) -> None:
@@ -148,6 +158,8 @@ def _write_all(report: AblationReport, folder: Path) -> None:
     report.by_train_size.to_csv(folder / "by_train_size.csv", index=False)
     report.curves.to_csv(folder / "learning_curves.csv", index=False)
     report.frame.to_csv(folder / "runs.csv", index=False)
+    report.slopes.to_csv(folder / "slope_separation.csv", index=False)
+    report.param_match.to_csv(folder / "param_match.csv", index=False)
     report.problems_frame().to_csv(folder / "problems.csv", index=False)
     report.pending_frame().to_csv(folder / "pending.csv", index=False)
     figures = (
@@ -157,6 +169,7 @@ def _write_all(report: AblationReport, folder: Path) -> None:
     )
     for name, fig in zip(FIGURES, figures):
         fig.savefig(folder / name, dpi=120)
+    plot_param_match(report.frame, report.param_match).savefig(folder / "param_match.png", dpi=120)
 
 
 def write_report(report: AblationReport, out: str | os.PathLike) -> list[Path]:

@@ -12,6 +12,7 @@ from ._runs import metrics, write_run
 FILES = {
     "summary.md", "summary.csv", "summary.tex", "by_train_size.md", "by_train_size.csv",
     "learning_curves.csv", "runs.csv", "problems.csv", "pending.csv", "learning_curves.png",
+    "slope_separation.csv", "param_match.csv", "param_match.png",
     "accuracy_vs_equivariance.png", "accuracy_vs_parameters.png",
 }
 
