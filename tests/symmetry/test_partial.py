@@ -12,7 +12,7 @@ from gdl.groups import GroupElement, act, act_on_data, field_type
 from gdl.groups.anchors import GroupAnchors, HaarAnchors, SphereAnchors
 from gdl.models import EGNN
 from gdl.symmetry import Partial, PartialAnchors
-from gdl.testing import assert_equivariant, equivariance_error
+from gdl.testing import assert_equivariant, equivariance_error, float64_atol
 
 from ._models import OCTAHEDRAL, batch, make_model, train_steps
 
@@ -45,7 +45,8 @@ def test_exact_at_theta_pi_and_the_base_anchors_in_every_stage():
     assert len(partial.model.shortcuts) == 2 and model.shortcuts is None
     stages = partial.anchors(torch.float64)
     for s in stages:
-        torch.testing.assert_close(s, OCTAHEDRAL, atol=1e-12, rtol=0)
+        # exp(log R) of the group elements at theta = pi: a round trip of a few 3 x 3 products
+        torch.testing.assert_close(s, OCTAHEDRAL, atol=float64_atol(terms=27), rtol=0)
     data = batch()
     assert_equivariant(partial, data, group=OCTAHEDRAL, tol=1e-9)
     report = partial.symmetry_report()
@@ -129,7 +130,8 @@ def test_haar_base_is_redrawn_once_for_all_stages():
     anchors = PartialAnchors(HaarAnchors(10, seed=1), num_learned=2)
     assert anchors.redraws and anchors.num_anchors == 10
     a, b = anchors(torch.float64), anchors(torch.float64)
-    torch.testing.assert_close(a[0], a[2], atol=1e-12, rtol=0)  # theta = pi everywhere: the base draw
+    # theta = pi everywhere: every stage maps the same base draw with the same operations
+    torch.testing.assert_close(a[0], a[2], atol=float64_atol(terms=27), rtol=0)
     assert not torch.allclose(a[0], b[0])
 
 
