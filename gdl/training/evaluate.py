@@ -28,11 +28,9 @@ from lightning.pytorch import seed_everything
 from omegaconf import DictConfig
 from torch_geometric.data import Batch
 
-from .. import __version__ as gdl_version
-from ..symmetry import symmetry_report
 from .callbacks import EquivarianceMonitor, measure_equivariance
 from .rundir import check_run_dir, write_metrics
-from .train import BASELINE_DEFINITION, _build, _equivariance_record
+from .train import BASELINE_DEFINITION, _build, _equivariance_record, _record_start
 
 __all__ = ["SPLITS", "evaluate"]
 
@@ -73,30 +71,28 @@ def evaluate(cfg: DictConfig, ckpt_path: str | Path, split: str = "test") -> dic
     part = datamodule.splits[split]
     fixed = Batch.from_data_list([part[i] for i in range(min(monitor.num_graphs, len(part)))])
     errors = measure_equivariance(module.model, fixed, monitor.group, monitor.n_samples, monitor.seed)
-    inner = getattr(model, "model", model)
     rename = (lambda k: split + k[len("test") :]) if split != "test" else (lambda k: k)
-    record: dict[str, Any] = {
-        "status": "finished",
-        "split": split,
-        "checkpoint": str(ckpt),
-        "evaluated_run": cfg.get("evaluated_run"),
-        "dataset": datamodule.dataset_name,
-        "model_class": type(inner).__name__,
-        "strategy": symmetry_report(model).get("strategy"),
-        "targets": ",".join(t.name for t in module.targets),
-        "target_specs": ";".join(str(t) for t in module.targets),
-        "metrics": ",".join(module.metric_names),
-        f"num_{split}": len(part),
-        **{rename(k): float(v) for k, v in sorted(results.items()) if k.startswith(("test/", "baseline/"))},
-        "baseline_definition": BASELINE_DEFINITION,
-        "num_params": module.num_parameters(),
-        **_equivariance_record(errors),
-        **{f"symmetry/{k}": v for k, v in module.symmetry_report().items()},
-        "eval_time_s": time.perf_counter() - t0,
-        "gdl_version": gdl_version,
-        "torch_version": torch.__version__,
-    }
-    record.update({f"unit/{name}": unit for name, (unit, _) in module.units.items()})
+    # the keys that describe the model, data and versions, exactly as gdl-train writes them
+    record: dict[str, Any] = _record_start(cfg, datamodule, model, module, out_dir)
+    record.update(
+        {
+            "status": "finished",
+            "split": split,
+            "checkpoint": str(ckpt),
+            "evaluated_run": cfg.get("evaluated_run"),
+            f"num_{split}": len(part),
+            **{
+                rename(k): float(v)
+                for k, v in sorted(results.items())
+                if k.startswith(("test/", "baseline/"))
+            },
+            "baseline_definition": BASELINE_DEFINITION,
+            "num_params": module.num_parameters(),
+            **_equivariance_record(errors),
+            **{f"symmetry/{k}": v for k, v in module.symmetry_report().items()},
+            "eval_time_s": time.perf_counter() - t0,
+        }
+    )
     write_metrics(out_dir, record)
     print("\n" + _table(record), flush=True)
     return record
