@@ -9,4 +9,6 @@ Subpackages are imported lazily by the user (``import gdl.nn``); importing ``gdl
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from .debug import debug, is_debug_enabled, set_debug  # noqa: E402  (cheap: no torch import)
+
+__all__ = ["__version__", "debug", "is_debug_enabled", "set_debug"]

@@ -3,6 +3,7 @@
 from .base import GDLModel, check_batch
 from .egnn import EGNN
 from .group_conv_net import GroupConvNet
+from .inputs import NodeInputs, check_model_core
 from .invariant_net import InvariantNet
 from .irreps_model import IrrepsModel
 from .mace import MACE
@@ -13,7 +14,9 @@ from .tfn import TFN
 
 __all__ = [
     "GDLModel",
+    "NodeInputs",
     "check_batch",
+    "check_model_core",
     # scalarization route and baselines
     "EGNN",
     "InvariantNet",

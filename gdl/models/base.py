@@ -32,7 +32,10 @@ __all__ = ["GDLModel", "check_batch"]
 
 def check_batch(data: Any, model_name: str = "model", require: Iterable[str] = ("pos", "edge_index")) -> None:
     """Validate the fields every model reads: ``pos``, ``edge_index`` and, when present,
-    ``edge_vec`` and ``batch``. Raises with a message naming the field and what was found."""
+    ``edge_vec`` and ``batch``. Raises with a message naming the field and what was found.
+
+    This is where gdl checks *values* (NaN/inf, index bounds): once per model forward. The layers
+    inside make shape checks only (see :mod:`gdl.debug`)."""
     keys = set(data.keys())
     for k in require:
         if k not in keys or data[k] is None:
@@ -43,13 +46,13 @@ def check_batch(data: Any, model_name: str = "model", require: Iterable[str] = (
                 else ""
             )
             raise ValueError(f"{model_name} needs `{k}` in the batch; fields present: {sorted(keys)}.{hint}")
-    check_pos(data.pos)
+    check_pos(data.pos, values=True)
     n = data.pos.shape[0]
     if n == 0:
         raise ValueError(f"{model_name} got an empty graph (0 nodes)")
-    check_edge_index(data.edge_index, n)
+    check_edge_index(data.edge_index, n, values=True)
     if "edge_vec" in keys and data.edge_vec is not None:
-        check_edge_vec(data.edge_vec, data.edge_index.shape[1])
+        check_edge_vec(data.edge_vec, data.edge_index.shape[1], values=True)
     if "batch" in keys and data.batch is not None:
         b = data.batch
         if b.dim() != 1 or b.shape[0] != n:
@@ -100,8 +103,14 @@ class GDLModel(nn.Module):
                 )
 
     def validate(self, data: Any) -> None:
-        """Check the batch (:func:`check_batch`); called at the start of ``forward``."""
-        check_batch(data, type(self).__name__)
+        """Check the batch (:func:`check_batch`) and, for models with ``self.inputs`` (a
+        :class:`~gdl.models.NodeInputs`), the vector inputs; called at the start of ``forward``.
+        These are all the value checks (host synchronisations) a model's forward makes."""
+        name = type(self).__name__
+        check_batch(data, name)
+        inputs = getattr(self, "inputs", None)
+        if inputs is not None:
+            inputs.check(data, name)
 
     @staticmethod
     def batch_vector(data: Any) -> torch.Tensor:

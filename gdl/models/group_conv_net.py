@@ -11,13 +11,13 @@ from torch import nn
 from ..groups.anchors import AnchorSet, GroupAnchors
 from ..groups.finite import octahedral
 from ..keys import TargetLike
-from ..nn._checks import edge_vectors
 from ..nn.anchor_readout import AnchorReadout, SphereAnchorReadout
 from ..nn.conv.group_conv import GroupConv
 from ..nn.conv.lifting_conv import LiftingConv
 from ..nn.conv.sphere_group_conv import SphereGroupConv
 from ..nn.conv.sphere_lifting_conv import SphereLiftingConv
 from ..nn.embedding import NodeEmbedding
+from ..nn.geometry import edge_vectors
 from ..nn.pointwise_group_conv import PointwiseGroupConv
 from .base import GDLModel
 

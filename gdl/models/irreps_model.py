@@ -12,8 +12,8 @@ from e3nn import o3
 from torch import nn
 
 from ..keys import FIELDS, TargetLike
-from ..nn._checks import edge_vectors
 from ..nn.embedding import NodeEmbedding
+from ..nn.geometry import edge_vectors
 from ..nn.irreps import check_irreps_chain, so3_label, spherical_harmonics_irreps
 from ..nn.irreps_readout import REDUCTIONS, IrrepsReadout
 from ..nn.radial import node_pairs

@@ -10,8 +10,8 @@ from e3nn import o3
 from torch import nn
 
 from ..keys import TargetLike
-from ..nn._checks import edge_vectors
 from ..nn.conv.mace_conv import MACEConv, atomic_irreps, product_basis_irreps
+from ..nn.geometry import edge_vectors
 from ..nn.irreps import so3_label, spherical_harmonics_irreps
 from .irreps_model import L_MAX_RANGE, IrrepsModel
 

@@ -53,17 +53,9 @@ __all__ = [
     "traceless_outer",
 ]
 
+from .geometry import safe_norm  # noqa: E402  (re-exported: gdl.nn.safe_norm)
+
 _S2, _S6 = math.sqrt(2.0), math.sqrt(6.0)
-
-
-def safe_norm(r: torch.Tensor) -> torch.Tensor:
-    """``‖r‖`` over the last dimension, with a zero (not NaN) gradient where ``r = 0`` (coinciding
-    nodes). Shapes: ``[..., 3] -> [...]``."""
-    d2 = (r * r).sum(-1)
-    nonzero = d2 > 0
-    return torch.where(
-        nonzero, torch.sqrt(torch.where(nonzero, d2, torch.ones_like(d2))), torch.zeros_like(d2)
-    )
 
 
 def traceless_outer(r: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,8 @@ import torch
 from e3nn import o3
 from torch import nn
 
-from ._checks import check_edge_index, check_pos, edge_vectors
+from ._checks import check_edge_index, check_pos
+from .geometry import edge_vectors
 from .irreps import as_irreps, irreps_parity, spherical_harmonics_irreps
 from .radial import BesselBasis, PolynomialCutoff, RadialEmbedding
 

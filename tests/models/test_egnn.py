@@ -19,6 +19,8 @@ def make(targets, **kwargs) -> EGNN:
 
 
 class TestEGNN(ModelTestMixin):
+    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
+
     def make_model(self, targets):
         return make(targets)
 

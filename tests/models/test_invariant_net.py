@@ -10,6 +10,7 @@ from gdl.testing.model_mixin import ModelTestMixin
 
 
 class TestInvariantNet(ModelTestMixin):
+    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     # Dynamo + AOT tracing here; inductor code generation (~15-30 s on 2 cores) runs for EGNN by
     # default and for this model in the slow suite (test_compile_inductor_matches_eager)
     compile_backend = "aot_eager"

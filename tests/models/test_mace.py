@@ -53,10 +53,16 @@ class MACETests(ModelTestMixin):
 
 
 class TestMACE(MACETests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     """Scalar features; the last layer emits the targets' 1o and 2e."""
 
 
 class TestMACECorrelation3Features1(MACETests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     correlation = 3
     hidden_l_max = 1
     l_max = 1
@@ -73,10 +79,16 @@ class TestMACECorrelation3Features1(MACETests):
 
 
 class TestMACECorrelation1(MACETests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     correlation = 1
 
 
 class TestMACESO3(MACETests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     parity = False
     group = "SO3"
 

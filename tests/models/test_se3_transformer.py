@@ -36,10 +36,16 @@ class SE3TransformerTests(ModelTestMixin):
 
 
 class TestSE3Transformer(SE3TransformerTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     pass
 
 
 class TestSE3TransformerLmax1(SE3TransformerTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     l_max = 1
     targets = UP_TO_L1
 
@@ -54,10 +60,16 @@ class TestSE3TransformerLmax1(SE3TransformerTests):
 
 
 class TestSE3TransformerLmax3(SE3TransformerTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     l_max = 3
 
 
 class TestSE3TransformerSO3(SE3TransformerTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     """The configuration of the original SE(3)-Transformer: degrees 0..l_max, no parity."""
 
     parity = False

@@ -48,10 +48,16 @@ class TFNTests(ModelTestMixin):
 
 
 class TestTFN(TFNTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     pass
 
 
 class TestTFNLmax1(TFNTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     l_max = 1
     targets = UP_TO_L1
 
@@ -62,10 +68,16 @@ class TestTFNLmax1(TFNTests):
 
 
 class TestTFNLmax3(TFNTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     l_max = 3
 
 
 class TestTFNSO3(TFNTests):
+    pending_convention = frozenset(
+        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
+    )
     parity = False
     group = "SO3"
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from gdl.nn._checks import check_edge_index, check_edge_vec, check_features, check_pos, edge_vectors
+from gdl.nn._checks import check_edge_index, check_edge_vec, check_features, check_pos
+from gdl.nn.geometry import edge_vectors
 
 
 def test_pos_checks():

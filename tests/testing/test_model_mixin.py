@@ -8,7 +8,7 @@ from torch_geometric.utils import scatter
 from gdl.keys import cartesian_to_2e
 from gdl.models import GDLModel
 from gdl.nn import BesselBasis, NodeEmbedding, PolynomialCutoff, RadialEmbedding
-from gdl.nn._checks import edge_vectors
+from gdl.nn.geometry import edge_vectors
 from gdl.testing.model_mixin import ModelTestMixin
 
 

@@ -13,12 +13,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..radial import BesselBasis, PolynomialCutoff
 
-__all__ = ["EDGE_ANCHOR_CHUNK", "InvariantMLP", "SpatialKernel", "chunked_edge_sum", "safe_norm"]
-
-
-def safe_norm(v: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """``|v|`` over the last dimension with a finite gradient at ``v = 0``."""
-    return torch.sqrt((v * v).sum(-1) + eps)
+__all__ = ["EDGE_ANCHOR_CHUNK", "InvariantMLP", "SpatialKernel", "chunked_edge_sum"]
 
 
 class InvariantMLP(nn.Sequential):

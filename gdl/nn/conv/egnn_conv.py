@@ -7,7 +7,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_features, edge_vectors
+from .._checks import check_features
+from ..geometry import edge_vectors
 from ._scalar_common import check_edge_attr
 
 __all__ = ["EGNNConv", "node_degree"]

@@ -7,8 +7,8 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 
 from ...groups.anchors import check_anchors, frame_components, relative_rotations
-from .._checks import edge_vectors
-from ._anchor_kernel import EDGE_ANCHOR_CHUNK, InvariantMLP, SpatialKernel, chunked_edge_sum, safe_norm
+from ..geometry import edge_vectors, safe_norm
+from ._anchor_kernel import EDGE_ANCHOR_CHUNK, InvariantMLP, SpatialKernel, chunked_edge_sum
 
 __all__ = ["GroupConv"]
 

@@ -9,9 +9,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_features, edge_vectors
+from .._checks import check_features
+from ..geometry import edge_vectors, safe_norm
 from ..radial import CosineCutoff, GaussianBasis, RadialEmbedding
-from ..scalar_readout import safe_norm
 from ._scalar_common import check_edge_attr
 
 __all__ = ["InvariantConv"]

@@ -7,8 +7,9 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 
 from ...groups.anchors import check_anchors, frame_components
-from .._checks import check_features, edge_vectors
-from ._anchor_kernel import EDGE_ANCHOR_CHUNK, SpatialKernel, chunked_edge_sum, safe_norm
+from .._checks import check_features
+from ..geometry import edge_vectors, safe_norm
+from ._anchor_kernel import EDGE_ANCHOR_CHUNK, SpatialKernel, chunked_edge_sum
 
 __all__ = ["LiftingConv"]
 
