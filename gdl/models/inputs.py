@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..keys import FIELDS
-from ..nn._checks import _values
+from ..nn._checks import _values, check_types
 from ..nn.embedding import NodeEmbedding
 
 __all__ = ["NodeInputs", "check_model_core"]
@@ -90,8 +90,12 @@ class NodeInputs:
 
     def check(self, data: Any, model: str = "model", *, values: bool | None = True) -> None:
         """Each vector input is present as a floating ``[N, 3]`` tensor (and finite, when values
-        are checked: by default, since models call this once per forward)."""
+        are checked: by default, since models call this once per forward), and atom types ``z``,
+        when the model reads them, lie in ``[0, num_types)``."""
         n = data.pos.shape[0]
+        z = getattr(data, "z", None)
+        if self.num_types > 0 and z is not None:
+            check_types(z, n, self.num_types, values=values)
         for k in self.vector_inputs:
             v = getattr(data, k, None)
             if v is None:

@@ -26,6 +26,7 @@ __all__ = [
     "check_features",
     "check_message_passing_kwargs",
     "check_pos",
+    "check_types",
 ]
 
 
@@ -73,6 +74,18 @@ def check_edge_vec(edge_vec: torch.Tensor, num_edges: int, *, values: bool | Non
         raise ValueError(f"edge_vec has {edge_vec.shape[0]} rows but edge_index has {num_edges} edges")
     if _values(values) and not bool(torch.isfinite(edge_vec).all()):
         raise ValueError("edge_vec contains NaN or inf")
+
+
+def check_types(z: torch.Tensor, num_nodes: int, num_types: int, *, values: bool | None = None) -> None:
+    """Atom types ``z`` must be an integer ``[num_nodes]`` tensor; entries in ``[0, num_types)``
+    when values are checked."""
+    if not isinstance(z, torch.Tensor) or z.dim() != 1 or z.shape[0] != num_nodes or z.is_floating_point():
+        what = f"{tuple(z.shape)} {z.dtype}" if isinstance(z, torch.Tensor) else type(z).__name__
+        raise ValueError(f"z must be an integer tensor of shape [{num_nodes}], got {what}")
+    if _values(values) and z.numel():
+        lo, hi = int(z.min()), int(z.max())
+        if lo < 0 or hi >= num_types:
+            raise ValueError(f"z has values in [{lo}, {hi}], outside [0, {num_types})")
 
 
 def check_features(x: torch.Tensor, num_nodes: int, dim: int | o3.Irreps, name: str = "x") -> None:

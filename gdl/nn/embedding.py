@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._checks import check_types
+
 __all__ = ["NodeEmbedding"]
 
 
@@ -57,18 +59,7 @@ class NodeEmbedding(nn.Module):
         if self.type_embedding is not None:
             if z is None:
                 raise ValueError(f"{self} needs atom types `z` [N] (or set num_types=0)")
-            if z.dim() != 1 or z.shape[0] != num_nodes or z.is_floating_point():
-                raise ValueError(
-                    f"z must be an integer tensor of shape [{num_nodes}], got {tuple(z.shape)} {z.dtype}"
-                )
-            if (
-                not torch.compiler.is_compiling()
-                and z.numel()
-                and (int(z.min()) < 0 or int(z.max()) >= self.num_types)
-            ):
-                raise ValueError(
-                    f"z has values in [{int(z.min())}, {int(z.max())}], outside [0, {self.num_types})"
-                )
+            check_types(z, num_nodes, self.num_types)  # values under gdl.debug() / in NodeInputs.check
             h = self.type_embedding(z)
         if self.feature_linear is not None:
             if x is None:

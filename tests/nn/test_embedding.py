@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+import gdl
 from gdl.nn import NodeEmbedding
 
 
@@ -15,8 +16,10 @@ def test_types_features_and_constant():
 
 def test_errors():
     emb = NodeEmbedding(4, num_types=5)
-    with pytest.raises(ValueError, match="outside"):
+    with gdl.debug(), pytest.raises(ValueError, match="outside"):  # a value check: under debug
         emb(2, z=torch.tensor([1, 7]))
+    with pytest.raises(ValueError, match="integer"):
+        emb(2, z=torch.tensor([1.0, 2.0]))
     with pytest.raises(ValueError, match="needs atom types"):
         emb(2)
     with pytest.raises(ValueError, match="shape"):

@@ -23,6 +23,10 @@ class ToyModel(GDLModel):
         self.radial = RadialEmbedding(BesselBasis(8, 5.0), PolynomialCutoff(5.0))
         self.weights = nn.Linear(16, 3)
 
+    def reset_parameters(self):
+        self.embedding.reset_parameters()
+        self.weights.reset_parameters()
+
     def forward(self, data):
         self.validate(data)
         j, i = data.edge_index
