@@ -2,7 +2,7 @@
 
 * ``fft``: one forward + one inverse real 3D FFT of a 64³ float64 grid with ``numpy.fft``,
   ``scipy.fft`` (1 worker) and ``torch.fft`` (1 thread), and the batched inverse of the 8 derived
-  fields the generator transforms per cloud — the choice recorded in ``gdl.data.grid``;
+  fields the generator transforms per cloud — the choice recorded in ``gdl.data.sim.grid``;
 * ``generate``: ``GalaxyClouds(1000)`` of 5000 points on a 64³ grid (``--mode``, default
   lognormal with its default halo bias), cached into a temporary
   directory with ``--workers`` processes (target: <= 3 minutes on 2 cores), plus the

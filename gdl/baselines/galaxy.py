@@ -1,6 +1,6 @@
 """The domain baselines on synthetic galaxy clouds: ``python -m gdl.baselines.galaxy``.
 
-Generates ``--train`` + ``--test`` clouds with :class:`gdl.data.galaxy_mocks.GalaxyGenerator`
+Generates ``--train`` + ``--test`` clouds with :class:`gdl.data.sim.galaxy_mocks.GalaxyGenerator`
 (training clouds are indices ``0 .. train-1``, test clouds the next ``test`` indices, one seed),
 and reports the test R² (with a bootstrap standard deviation over test clouds, or over test
 points for velocities) of
@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.galaxy_config import GalaxyConfig
-from ..data.galaxy_mocks import make_generator
+from ..data.sim.galaxy_config import GalaxyConfig
+from ..data.sim.galaxy_mocks import make_generator
 from .regression import LeastSquares, bootstrap_r2, r2_score
 from .two_point import PairDistanceFeatures, TwoPointFeatures
 from .velocity import LinearTheoryVelocity
