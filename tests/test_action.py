@@ -3,7 +3,7 @@ import torch
 from torch_geometric.data import Data
 
 from gdl import groups
-from gdl.groups import FieldType, GroupElement, act, act_on_data, field_type
+from gdl.action import FieldType, GroupElement, act, act_on_data, field_type
 from gdl.keys import Target
 
 
