@@ -14,7 +14,7 @@ from .. import groups
 from ..action import FieldTypeLike
 from ..models.base import GDLModel
 from ._average import check_types, group_average, input_types
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["FrameAverage", "pca_frames"]
 

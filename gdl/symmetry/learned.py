@@ -13,7 +13,7 @@ from ..action import FieldTypeLike
 from ..groups.so3 import as_generator, exp, haar, log
 from ..models.base import GDLModel
 from ._average import check_types, group_average, input_types
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["Augerino", "LearnedAugmentation", "shrunk_haar"]
 

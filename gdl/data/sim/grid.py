@@ -13,7 +13,7 @@ frequency is its own negative, so keeping it would make ``i k δ(k)`` non-Hermit
 break the exact mapping of vectors and tensors under axis flips.
 
 FFTs: ``scipy.fft`` (single worker by default). Measured on a 64³ grid against ``numpy.fft`` and
-``torch.fft`` by ``python -m benchmarks.galaxy fft`` (benchmarks/README.md): scipy had the lowest
+``torch.fft`` by ``python -m benchmarks.galaxy_speed fft`` (benchmarks/README.md): scipy had the lowest
 CPU time, single-threaded, for one real round trip (4.3 ms vs 4.8 torch, 4.9 numpy) and for the
 batched 8-field inverse that dominates a cloud (21 ms vs 26 torch, 33 numpy), and it keeps the
 generator and the baselines free of torch.

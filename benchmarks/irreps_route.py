@@ -1,4 +1,4 @@
-"""Speed and memory of the irreps route: ``python -m benchmarks.irreps [cloud|peer|all] --out f.json``.
+"""Speed and memory of the irreps route: ``python -m benchmarks.irreps_route [cloud|peer|all] --out f.json``.
 
 * ``cloud``: ``TFN`` (32 channels, 3 layers) and ``SE3Transformer`` (16 channels, 4 heads, 4 layers),
   ``l_max = 2`` with parity, on a 1,000-point cloud (uniform in a 10^3 box) with a 16-nearest-neighbour
@@ -163,7 +163,7 @@ def _subprocess(name: str, repeat: int, peer_path: str | None) -> dict[str, Any]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     if peer_path:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), peer_path) if p)
-    code = f"import json, benchmarks.irreps as b; print(json.dumps(b.run_one({name!r}, {repeat})))"
+    code = f"import json, benchmarks.irreps_route as b; print(json.dumps(b.run_one({name!r}, {repeat})))"
     res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     if res.returncode != 0:
         return {"model": name, "error": res.stderr.strip().splitlines()[-1] if res.stderr else "failed"}

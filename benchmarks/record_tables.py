@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .report import _MIB, _div, _gemm_rate, _ok, cpu_s, format_ratio, median_s, peak_bytes, throughput
+from .record import _MIB, _div, _gemm_rate, _ok, cpu_s, format_ratio, median_s, peak_bytes, throughput
 
 __all__ = ["markdown"]
 

@@ -1,4 +1,4 @@
-"""Figures, ratios and the JSON record of the benchmark runner (tables: :mod:`benchmarks.tables`).
+"""Figures, ratios and the JSON record of the benchmark runner (tables: :mod:`benchmarks.record_tables`).
 
 Definitions (every figure is computed here from the raw per-step records the measurements return,
 which the JSON record keeps):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from gdl.baselines.galaxy import main, run
+from gdl.baselines.galaxy_scores import main, run
 
 
 def test_cli_prints_every_baseline_and_writes_json(tmp_path, capsys):
@@ -19,7 +19,7 @@ def test_cli_prints_every_baseline_and_writes_json(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert [r["target"] for r in result["rows"]] == ["omega_m", "sigma_8"] * 2 + ["velocity"]
     assert [r["parameters"] for r in result["rows"][::2]] == [25, 49, 2]
-    assert result["provenance"]["command"].startswith("python -m gdl.baselines.galaxy --train 8")
+    assert result["provenance"]["command"].startswith("python -m gdl.baselines.galaxy_scores --train 8")
     assert result["timing"]["generation_s_per_cloud"] > 0
 
 

@@ -1,4 +1,4 @@
-"""The domain baselines on synthetic galaxy clouds: ``python -m gdl.baselines.galaxy``.
+"""The domain baselines on synthetic galaxy clouds: ``python -m gdl.baselines.galaxy_scores``.
 
 Generates ``--train`` + ``--test`` clouds with :class:`gdl.data.sim.galaxy_mocks.GalaxyGenerator`
 (training clouds are indices ``0 .. train-1``, test clouds the next ``test`` indices, one seed),
@@ -154,7 +154,7 @@ def _provenance(argv: Sequence[str]) -> dict[str, Any]:
     except OSError:
         commit = ""
     return {
-        "command": "python -m gdl.baselines.galaxy " + " ".join(argv),
+        "command": "python -m gdl.baselines.galaxy_scores " + " ".join(argv),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {platform.platform()}",
         "commit": commit,
@@ -164,7 +164,9 @@ def _provenance(argv: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    p = argparse.ArgumentParser(prog="python -m gdl.baselines.galaxy", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m gdl.baselines.galaxy_scores", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("--train", type=int, default=400, help="training clouds (default 400)")
     p.add_argument("--test", type=int, default=100, help="test clouds (default 100)")
     p.add_argument("--points", type=int, default=5000, help="points per cloud (default 5000)")

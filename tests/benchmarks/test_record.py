@@ -2,8 +2,8 @@ import json
 import math
 import re
 
-from benchmarks.report import compute_ratios, format_ratio, median_s, ratio_lines, throughput, write_record
-from benchmarks.tables import markdown
+from benchmarks.record import compute_ratios, format_ratio, median_s, ratio_lines, throughput, write_record
+from benchmarks.record_tables import markdown
 
 MIB = 2**20
 
