@@ -72,7 +72,7 @@ class NBodyCharged(InMemoryDataset):
     ``<root>/<config key>/`` (atomic writes with a checked SHA-256 stamp). ``root=None`` uses
     ``$GDL_DATA_DIR/nbody_charged`` or ``<repository>/data/nbody_charged``. Timing::
 
-        python -m gdl.data.timing nbody --root /tmp/nbody-timing [--train-size 50000]
+        python -m benchmarks.dataset_timing nbody --root /tmp/nbody-timing [--train-size 50000]
 
     on the project's 2-core development machine, shared with four other jobs (upper bounds): the
     default 3,000 / 2,000 / 2,000 splits in 18.3 s (reload 0.37 s); with 50,000 training

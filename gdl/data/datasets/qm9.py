@@ -166,7 +166,7 @@ class QM9(InMemoryDataset):
     checked at every load; a corrupt or partial file is rebuilt with a warning). ``root=None`` uses
     ``$GDL_DATA_DIR/qm9`` or ``<repository>/data/qm9`` (:func:`gdl.data._paths.data_root`). Timing::
 
-        python -m gdl.data.timing qm9 --root /tmp/qm9-timing --force-reload
+        python -m benchmarks.dataset_timing qm9 --root /tmp/qm9-timing --force-reload
 
     measured on a quiet 2-core machine (AMD EPYC, 2026-11-23, commit dce8714)::
 
