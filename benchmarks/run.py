@@ -43,8 +43,8 @@ import torch
 from .harness import available_memory_bytes, run_inline, run_isolated
 from .models import GDL_MODELS, PEERS, count_parameters, match_hidden, peer_available
 from .plans import SECTIONS, Plan, make_plan
-from .report import compute_ratios, machine_info, ratio_lines, write_record
-from .tables import markdown
+from .record import compute_ratios, machine_info, ratio_lines, write_record
+from .record_tables import markdown
 from .workloads import draw_qm9_sample, random_qm9_like_sample, save_qm9_sample
 
 __all__ = ["main", "parse_args", "print_summary", "run"]

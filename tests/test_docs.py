@@ -159,11 +159,11 @@ def documented_keys() -> dict[str, str]:
     return {key: when.strip() for key, when in rows}
 
 
-def test_documented_keys_cover_the_list_in_train_py():
-    """Every key that ``gdl/training/train.py``'s module docstring lists is documented."""
+def test_documented_keys_cover_the_list_in_experiment_py():
+    """Every key that ``gdl/training/experiment.py``'s module docstring lists is documented."""
     import importlib
 
-    doc = importlib.import_module("gdl.training.train").__doc__  # the module, not the function
+    doc = importlib.import_module("gdl.training.experiment").__doc__
     listed = doc.split("Keys of ``metrics.json``")[1].split("::", 1)[1].split("\n\n")[1]
     keys = {re.sub(r"\s*\(.*\)$", "", k.strip()) for k in listed.split(",")}
     assert len(keys) > 30

@@ -49,7 +49,7 @@ def test_core_packages_import_without_any_extra():
         (("lightning",), "import gdl.data.datamodules", "train"),
         (("hydra",), "from gdl.cli.train import main; sys.argv = ['gdl-train']; main()", "train"),
         (("matplotlib",), "import gdl.analysis", "analysis"),
-        (("qm9pack",), "from gdl.data._qm9_raw import qm9pack_data_dir; qm9pack_data_dir()", "qm9"),
+        (("qm9pack",), "from gdl.data.datasets._qm9_raw import qm9pack_data_dir; qm9pack_data_dir()", "qm9"),
     ],
 )
 def test_a_missing_extra_stops_with_a_message_naming_it(hidden, code, extra):

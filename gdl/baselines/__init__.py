@@ -3,7 +3,7 @@
 The benchmarks behind gdl's galaxy tasks found that these rival graph networks, so gdl's
 ablation tables include them: the periodic two-point function and the CosmoBench pair-distance
 features with least squares for (Ωm, σ8), and linear-theory velocity reconstruction.
-``python -m gdl.baselines.galaxy`` runs them on synthetic clouds; ``python -m gdl.baselines.ablation
+``python -m gdl.baselines.galaxy_scores`` runs them on synthetic clouds; ``python -m gdl.baselines.ablation
 SWEEP`` runs them on the clouds of a galaxy ``gdl-train -m`` sweep and writes them as run directories
 of that sweep, so that ``gdl-ablate`` shows them as rows of the same tables.
 """

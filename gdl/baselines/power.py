@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.grid import KGrid, cic_paint, k_grid, rfftn
+from ..data.sim.grid import KGrid, cic_paint, k_grid, rfftn
 
 __all__ = ["PowerSpectrum", "bin_modes", "mode_power", "point_modes", "point_power", "power_spectrum"]
 

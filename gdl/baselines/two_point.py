@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..data.grid import wrap_positions
+from ..data.sim.grid import wrap_positions
 
 __all__ = [
     "TwoPointFeatures",

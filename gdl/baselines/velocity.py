@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from ..data.grid import cic_paint, cic_read, gaussian_smoothing, irfftn, k_grid, rfftn
+from ..data.sim.grid import cic_paint, cic_read, gaussian_smoothing, irfftn, k_grid, rfftn
 
 __all__ = ["LinearTheoryVelocity", "linear_displacement"]
 

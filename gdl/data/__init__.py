@@ -1,46 +1,72 @@
-"""Datasets, splits, transforms and graph construction for gdl.
+"""Datasets, simulators, transforms and data modules for gdl, one room per concept:
 
-* QM9 (offline, from qm9pack) and the charged N-body system, with the split registry, target
-  selection, standardisation and graph transforms.
-* Galaxy point clouds: :class:`GalaxyClouds` (synthetic, :mod:`gdl.data.galaxy_mocks`), the real
-  catalogue loaders :class:`CosmoBench`, :class:`QuijoteTFRecord`, :class:`PointCloudFile`, and
-  periodic graphs :class:`PeriodicKNNGraph`, :class:`PeriodicRadiusGraph`.
+* :mod:`gdl.data.datasets` — QM9 (offline, from qm9pack), the charged N-body system, the synthetic
+  galaxy clouds :class:`GalaxyClouds`, the real catalogue loaders :class:`CosmoBench`,
+  :class:`QuijoteTFRecord`, :class:`PointCloudFile`, and the split registry;
+* :mod:`gdl.data.sim` — the simulators behind them: charged N-body, galaxy mocks, cosmology, grids;
+* :mod:`gdl.data.transforms` — random rotations, centring, graphs (radius, k-NN, fully connected,
+  periodic :class:`PeriodicKNNGraph`, :class:`PeriodicRadiusGraph`), target selection and
+  standardisation;
+* :mod:`gdl.data.datamodules` — the Lightning data modules (imports Lightning; ``import gdl.data``
+  does not).
+
+Every public name of the rooms except the data modules is re-exported here (``from gdl.data import
+QM9, RadiusGraph``).
 """
 
-from .catalogues import CosmoBench, PointCloudFile, QuijoteTFRecord
-from .cosmology import Cosmology, LinearPower, growth_rate
-from .galaxy import GalaxyClouds, cloud_to_data
-from .galaxy_config import GalaxyConfig
-from .galaxy_mocks import (
+from .datasets import (
+    NBODY_SPLIT_SIZES,
+    NBODY_TRAIN_SIZES,
+    QM9,
+    SPLITS,
+    CosmoBench,
+    GalaxyClouds,
+    NBodyCharged,
+    PointCloudFile,
+    QuijoteTFRecord,
+    SplitSpec,
+    cloud_to_data,
+    mulliken_multipoles,
+    nested_subset,
+    qm9_atomref,
+    qm9_target_index,
+    register_split,
+    split_indices,
+)
+from .sim import (
     Cloud,
     CloudNoise,
     CloudParams,
+    Cosmology,
+    GalaxyConfig,
     GalaxyGenerator,
+    LinearPower,
+    NBodyConfig,
     SecondOrderGenerator,
     ZeldovichGenerator,
+    charged_energy,
+    charged_forces,
+    growth_rate,
+    initial_conditions,
     make_generator,
+    simulate_charged,
 )
-from .nbody import NBODY_SPLIT_SIZES, NBODY_TRAIN_SIZES, NBodyCharged
-from .nbody_sim import NBodyConfig, charged_energy, charged_forces, initial_conditions, simulate_charged
-from .periodic import (
-    PeriodicKNNGraph,
-    PeriodicRadiusGraph,
-    minimum_image,
-    periodic_knn_graph,
-    periodic_radius_graph,
-)
-from .qm9 import QM9, mulliken_multipoles, qm9_atomref, qm9_target_index
-from .splits import SPLITS, SplitSpec, nested_subset, register_split, split_indices
-from .standardize import Standardize, gather_fields
 from .transforms import (
     Center,
     ChargeProducts,
     FullyConnected,
     KNNGraph,
+    PeriodicKNNGraph,
+    PeriodicRadiusGraph,
     RadiusGraph,
     RandomRotation,
     SelectTargets,
+    Standardize,
     fully_connected_index,
+    gather_fields,
+    minimum_image,
+    periodic_knn_graph,
+    periodic_radius_graph,
 )
 
 __all__ = [

@@ -1,6 +1,11 @@
-"""Pure group theory for gdl (no ``nn.Module``): maps on SO(3)/O(3), seeded Haar sampling, finite
-subgroups (cyclic, dihedral, tetrahedral, octahedral, icosahedral, the cube group O_h) and sphere
-grids for orientation anchors."""
+"""Pure group theory for gdl (no ``nn.Module``, no PyG): maps on SO(3)/O(3), seeded Haar sampling,
+finite subgroups (cyclic, dihedral, tetrahedral, octahedral, icosahedral, the cube group O_h),
+sphere grids, and the anchor sets of the regular-representation route (:mod:`gdl.groups.anchors`).
+
+How the group acts on typed fields and PyG ``Data`` lives one level up, in :mod:`gdl.action` (it
+needs the field registry :mod:`gdl.keys`); its names (``FieldType``, ``GroupElement``, ``act``,
+``act_on_data``, ...) are still importable from here, loaded on first use (``gdl.action`` imports
+``gdl.groups``, so an eager import here would be circular)."""
 
 from .finite import (
     FINITE_GROUPS,
@@ -70,38 +75,6 @@ __all__ = [
     "wigner_D",
 ]
 
-from .action import (  # noqa: E402
-    FieldType,
-    GroupElement,
-    act,
-    act_batched,
-    act_fields_per_graph,
-    act_on_data,
-    act_per_graph,
-    edge,
-    field_type,
-    graph,
-    node,
-    permute_within_graphs,
-    resolve_data_types,
-)
-
-__all__ += [
-    "FieldType",
-    "GroupElement",
-    "act",
-    "act_batched",
-    "act_fields_per_graph",
-    "act_on_data",
-    "act_per_graph",
-    "edge",
-    "field_type",
-    "graph",
-    "node",
-    "permute_within_graphs",
-    "resolve_data_types",
-]
-
 from .anchors import (  # noqa: E402
     AnchorSet,
     FixedAnchors,
@@ -139,3 +112,30 @@ __all__ += [
     "fourier_weights",
     "super_fibonacci",
 ]
+
+#: Names of :mod:`gdl.action` importable from here for compatibility (loaded on first access).
+_ACTION_NAMES = (
+    "FieldType",
+    "GroupElement",
+    "act",
+    "act_batched",
+    "act_fields_per_graph",
+    "act_on_data",
+    "act_per_graph",
+    "edge",
+    "field_type",
+    "graph",
+    "node",
+    "permute_within_graphs",
+    "resolve_data_types",
+)
+
+__all__ += list(_ACTION_NAMES)
+
+
+def __getattr__(name: str):
+    if name in _ACTION_NAMES:
+        from .. import action
+
+        return getattr(action, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

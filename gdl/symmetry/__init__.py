@@ -15,12 +15,12 @@ strategy (``name``)    wraps                         what it imposes or learns
 """
 
 from .augment import Augment
-from .base import Exact, SymmetryStrategy, symmetry_report
 from .frame_average import FrameAverage, pca_frames
 from .learned import Augerino, LearnedAugmentation, shrunk_haar
 from .partial import Partial, PartialAnchors
 from .relaxed import Relaxed
 from .rpp import RPP, ResidualPathwayPrior, default_residual
+from .strategy import Exact, SymmetryStrategy, symmetry_report
 
 __all__ = [
     "Augerino",

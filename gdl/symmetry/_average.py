@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch_geometric.data import Batch
 
-from ..groups.action import (
+from ..action import (
     FieldTypeLike,
     act_fields_per_graph,
     act_per_graph,

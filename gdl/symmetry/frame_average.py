@@ -11,10 +11,10 @@ import torch
 from torch_geometric.utils import scatter
 
 from .. import groups
-from ..groups.action import FieldTypeLike
+from ..action import FieldTypeLike
 from ..models.base import GDLModel
 from ._average import check_types, group_average, input_types
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["FrameAverage", "pca_frames"]
 

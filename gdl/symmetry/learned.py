@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..groups.action import FieldTypeLike
+from ..action import FieldTypeLike
 from ..groups.so3 import as_generator, exp, haar, log
 from ..models.base import GDLModel
 from ._average import check_types, group_average, input_types
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["Augerino", "LearnedAugmentation", "shrunk_haar"]
 

@@ -12,7 +12,7 @@ from torch import nn
 from ..groups.anchors import AnchorSet
 from ..groups.so3 import exp, log
 from ..models.group_conv_net import GroupConvNet
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["Partial", "PartialAnchors"]
 

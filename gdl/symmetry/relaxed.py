@@ -14,7 +14,7 @@ from ..nn.conv.group_conv import GroupConv
 from ..nn.conv.relaxed_group_conv import RelaxedGroupConv
 from ..nn.conv.relaxed_sphere_group_conv import RelaxedSphereGroupConv
 from ..nn.conv.sphere_group_conv import SphereGroupConv
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["Relaxed"]
 

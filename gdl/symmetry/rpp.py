@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 
 from ..models.base import GDLModel
-from .base import SymmetryStrategy
+from .strategy import SymmetryStrategy
 
 __all__ = ["RPP", "ResidualPathwayPrior", "default_residual"]
 

@@ -7,8 +7,8 @@ gives float64 tolerances from the conditioning of a computation (:mod:`gdl.testi
 ``count_host_syncs`` counts device-to-host synchronisations (:mod:`gdl.testing.sync`).
 """
 
+from ..action import FieldType, edge, graph, node
 from ..dtype import default_dtype
-from ..groups.action import FieldType, edge, graph, node
 from .equivariance import TRANSFORMS, EquivarianceErrors, assert_equivariant, equivariance_error
 from .sync import HostSyncs, count_host_syncs
 from .tolerance import EPS64, float64_atol

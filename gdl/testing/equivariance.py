@@ -21,7 +21,7 @@ inputs, read from the model or the model a strategy wraps); the field registry
 :data:`gdl.keys.FIELDS`; and, for other ``Data`` fields, PyG's node/edge/graph guess with an
 *invariant* representation — except floating-point node fields, which must be declared (a vector
 held fixed under rotation would make an equivariant model fail, or a model that treats a vector as
-scalars pass): the check refuses to run and names them. See :mod:`gdl.groups.action` for how each
+scalars pass): the check refuses to run and names them. See :mod:`gdl.action` for how each
 type transforms.
 
 By default everything runs in float64: floating inputs are cast, a module is deep-copied, cast and
@@ -43,8 +43,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..dtype import default_dtype
-from ..groups.action import (
+from ..action import (
     FieldType,
     GroupElement,
     _permute,
@@ -53,6 +52,7 @@ from ..groups.action import (
     permute_within_graphs,
     resolve_data_types,
 )
+from ..dtype import default_dtype
 from ..groups.so3 import as_generator, check_rotations, haar
 from ..keys import FIELDS
 

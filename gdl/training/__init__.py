@@ -11,12 +11,12 @@ require("train", "gdl.training")
 
 from .callbacks import EpochTimer, EquivarianceMonitor, measure_equivariance
 from .config import CONFIG_DIR, compose
+from .experiment import BASELINE_DEFINITION, resolve_ckpt_path, train
 from .losses import LOSSES, typed_loss
 from .metrics import METRICS, UNITS, TypedErrors, unit_of
 from .module import GDLModule
 from .rundir import METRICS_FILE, RunDirectoryError, check_run_dir, read_metrics, write_metrics
 from .summary import format_summary
-from .train import BASELINE_DEFINITION, resolve_ckpt_path, train
 
 __all__ = [
     "BASELINE_DEFINITION",

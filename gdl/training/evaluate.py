@@ -29,8 +29,8 @@ from omegaconf import DictConfig
 from torch_geometric.data import Batch
 
 from .callbacks import EquivarianceMonitor, measure_equivariance
+from .experiment import BASELINE_DEFINITION, _build, _equivariance_record, _record_start
 from .rundir import check_run_dir, write_metrics
-from .train import BASELINE_DEFINITION, _build, _equivariance_record, _record_start
 
 __all__ = ["SPLITS", "evaluate"]
 

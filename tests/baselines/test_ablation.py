@@ -14,7 +14,7 @@ from gdl.baselines.ablation import main, run_baselines
 from gdl.baselines.regression import LeastSquares, r2_score
 from gdl.baselines.two_point import TwoPointFeatures
 from gdl.data import GalaxyClouds
-from gdl.data.splits import SplitSpec, split_indices
+from gdl.data.datasets.splits import SplitSpec, split_indices
 from gdl.training import compose
 
 TINY = [

@@ -172,7 +172,7 @@ def test_multirun_four_jobs(launcher, tmp_path, nbody_root):
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(tmp_path, nbody_root):
     """Two gloo processes; each sees ceil(N / 2) graphs per epoch (DistributedSampler), so an epoch has
-    ceil(ceil(N / 2) / batch_size) optimizer steps (gdl/data/datamodules.py)."""
+    ceil(ceil(N / 2) / batch_size) optimizer steps (gdl/data/datamodules/graph_datamodule.py)."""
     n, batch, epochs = 40, 8, 2
     res = cli(
         "trainer=ddp",

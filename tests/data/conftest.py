@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gdl.data import QM9, _qm9_raw
+from gdl.data import QM9
 from gdl.data._paths import data_root
+from gdl.data.datasets import _qm9_raw
 
 
 @pytest.fixture(scope="session")
