@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -12,14 +12,15 @@ from ..groups.anchors import AnchorSet, GroupAnchors
 from ..groups.finite import octahedral
 from ..keys import TargetLike
 from ..nn.anchor_readout import AnchorReadout, SphereAnchorReadout
+from ..nn.conv._anchor_kernel import default_radial
 from ..nn.conv.group_conv import GroupConv
 from ..nn.conv.lifting_conv import LiftingConv
 from ..nn.conv.sphere_group_conv import SphereGroupConv
 from ..nn.conv.sphere_lifting_conv import SphereLiftingConv
-from ..nn.embedding import NodeEmbedding
 from ..nn.geometry import edge_vectors
 from ..nn.pointwise_group_conv import PointwiseGroupConv
 from .base import GDLModel
+from .inputs import NodeInputs, check_model_core
 
 __all__ = ["GroupConvNet"]
 
@@ -79,14 +80,19 @@ class GroupConvNet(GDLModel):
     Always translation invariant and permutation equivariant. Targets whose degree the anchors
     cannot resolve raise at construction.
 
+    Constructor: the eight arguments below are all the model's knobs (the node inputs are one
+    :class:`~gdl.models.NodeInputs` value, mirroring the config's ``inputs:`` block); the layers'
+    radial part is built from ``cutoff`` and ``num_basis`` (:func:`gdl.nn.conv._anchor_kernel.default_radial`:
+    Bessel basis and polynomial envelope), so no layer option needs to be forwarded.
+
     Args:
         targets: typed targets made of ``0e``, ``1o``, ``2e`` (see :func:`gdl.keys.as_targets`).
+        inputs: the node inputs, a :class:`~gdl.models.NodeInputs` or a mapping with its keys
+            (``num_types``, ``in_channels``, ``vector_inputs``). Default ``None``: ``NodeInputs()``.
         hidden_channels: channels per anchor ``C`` (also the kernel MLP width). Default ``32``.
-        num_layers: number of group convolutions after the lifting. Default ``3``.
-        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
-        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        num_layers: number of group convolutions after the lifting (``0``: the readouts read the
+            lifted features). Default ``3``.
         cutoff: radius of the radial basis and envelope of every kernel (Å). Default ``5.0``.
-        vector_inputs: names of node-level ``[N, 3]`` ``1o`` fields used as inputs. Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         anchors: an :class:`~gdl.groups.anchors.AnchorSet` (or a provider with the same interface;
             one with ``per_stage = True`` returns the anchors of every stage and gets pointwise group
@@ -107,35 +113,35 @@ class GroupConvNet(GDLModel):
     def __init__(
         self,
         targets: TargetLike | Sequence[TargetLike],
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         hidden_channels: int = 32,
         num_layers: int = 3,
-        num_types: int = 10,
-        in_channels: int = 0,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         anchors: AnchorSet | Any | None = None,
         num_basis: int = 8,
     ):
         super().__init__(targets)
         self.check_targets(["0e", "1o", "2e"])
-        if reduce not in ("sum", "mean"):
-            raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
-        if num_layers < 0 or hidden_channels < 1:
-            raise ValueError(
-                f"need num_layers >= 0 and hidden_channels >= 1, got {num_layers}, {hidden_channels}"
-            )
+        # num_layers = 0 is allowed: the readouts read the lifted features
+        check_model_core(type(self).__name__, hidden_channels, num_layers, cutoff, reduce)
+        if int(num_basis) < 1:
+            raise ValueError(f"{type(self).__name__}: num_basis must be >= 1, got {num_basis}")
+        self.inputs = NodeInputs.of(inputs)
         anchors = anchors if anchors is not None else GroupAnchors(octahedral(), name="octahedral")
         space = self._check_anchors(anchors)
         lift_cls, conv_cls, readout_cls = self.layers[space]
         self.hidden_channels, self.num_layers, self.cutoff = hidden_channels, num_layers, float(cutoff)
-        self.vector_inputs = tuple(vector_inputs)
+        self.num_basis = int(num_basis)
         self.reduce = reduce
-        self.embedding = NodeEmbedding(hidden_channels, num_types=num_types, in_channels=in_channels)
-        kw = dict(num_basis=num_basis, cutoff=cutoff, kernel_channels=hidden_channels)
-        self.lift = lift_cls(hidden_channels, hidden_channels, vector_channels=len(self.vector_inputs), **kw)
+        self.embedding = self.inputs.embedding(hidden_channels)
+
+        def kw() -> dict[str, Any]:
+            return dict(radial=default_radial(self.num_basis, self.cutoff), radial_hidden=hidden_channels)
+
+        self.lift = lift_cls(hidden_channels, hidden_channels, self.inputs.num_vectors, **kw())
         self.convs = nn.ModuleList(
-            [conv_cls(hidden_channels, hidden_channels, **kw) for _ in range(num_layers)]
+            [conv_cls(hidden_channels, hidden_channels, **kw()) for _ in range(num_layers)]
         )
         self.norms = nn.ModuleList([nn.LayerNorm(hidden_channels) for _ in range(num_layers + 1)])
         self.act = nn.SiLU()
@@ -144,6 +150,11 @@ class GroupConvNet(GDLModel):
         )
         self.shortcuts: nn.ModuleList | None = None
         self.set_anchors(anchors)
+
+    @property
+    def vector_inputs(self) -> tuple[str, ...]:
+        """The names of the vector inputs (read by the symmetry strategies)."""
+        return self.inputs.vector_inputs
 
     def _check_anchors(self, anchors: Any) -> str:
         space = getattr(anchors, "space", None)
@@ -189,22 +200,6 @@ class GroupConvNet(GDLModel):
         for m in [*self.convs, *self.norms, *self.readouts.values(), *(self.shortcuts or ())]:
             m.reset_parameters()
 
-    def _vectors(self, data: Any) -> torch.Tensor | None:
-        if not self.vector_inputs:
-            return None
-        n = data.pos.shape[0]
-        vs = []
-        for name in self.vector_inputs:
-            v = data[name] if name in data else None
-            if v is None:
-                raise ValueError(
-                    f"{type(self).__name__} uses vector input `{name}` but the batch has no such field"
-                )
-            if v.shape != (n, 3):
-                raise ValueError(f"vector input `{name}` must have shape [{n}, 3], got {tuple(v.shape)}")
-            vs.append(v)
-        return torch.stack(vs, dim=1).to(data.pos.dtype)  # [N, V, 3]
-
     def stage_anchors(self, anchors: torch.Tensor | Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """The anchors of every stage (lifting, then the output of each convolution; the readouts use
         the last) from what the provider returned: one tensor for all stages, or a sequence of
@@ -237,13 +232,14 @@ class GroupConvNet(GDLModel):
         stages = self.stage_anchors(self.anchors(dtype=pos.dtype, device=pos.device))  # one call per pass
         edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
         h = self.embedding(n, z=getattr(data, "z", None), x=getattr(data, "x", None))
-        f = self.lift(h, pos, edge_index, stages[0], vec=self._vectors(data), edge_vec=edge_vec)  # [N, A, C]
+        vec = self.inputs.vectors(data)
+        f = self.lift(h, pos, edge_index, anchors=stages[0], vec=vec, edge_vec=edge_vec)  # [N, A, C]
         for t, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             R_in, R_out = stages[t], stages[t + 1]
             out_anchors = None if R_out is R_in else R_out
             skip = f if self.shortcuts is None else self.shortcuts[t](f, R_in, R_out)
             h = self.act(norm(f))
-            f = skip + conv(h, pos, edge_index, R_in, edge_vec=edge_vec, anchors_out=out_anchors)
+            f = skip + conv(h, pos, edge_index, anchors=R_in, edge_vec=edge_vec, anchors_out=out_anchors)
         f = self.act(self.norms[-1](f))
         R = stages[-1]
         batch = self.batch_vector(data)
@@ -260,5 +256,5 @@ class GroupConvNet(GDLModel):
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
-            f"anchors={self.anchors!r}, vector_inputs={list(self.vector_inputs)}, reduce={self.reduce!r}"
+            f"anchors={self.anchors!r}, inputs={self.inputs}, reduce={self.reduce!r}"
         )

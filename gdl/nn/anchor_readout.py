@@ -25,7 +25,8 @@ from e3nn import o3
 from torch import nn
 from torch_geometric.utils import scatter
 
-from ..groups.anchors import anchor_basis, check_anchors, fourier_weights
+from ..groups.anchors import anchor_basis, fourier_weights
+from .conv._anchor_kernel import check_anchor_input
 
 __all__ = ["AnchorReadout", "QuadratureAnchorReadout", "SphereAnchorReadout"]
 
@@ -63,7 +64,7 @@ class AnchorReadout(nn.Module):
         hidden_channels: width of the per-anchor MLP. Default ``None`` (= ``in_channels``).
 
     Shapes:
-        - **input:** ``f [N, A, C]``, ``anchors [A, 3, 3]``, optional ``batch [N]`` with ``num_graphs``
+        - **input:** ``x [N, A, C]``, ``anchors [A, 3, 3]``, optional ``batch [N]`` with ``num_graphs``
         - **output:** ``[N, irreps.dim]``, or ``[num_graphs, irreps.dim]`` with ``batch``
     """
 
@@ -110,24 +111,23 @@ class AnchorReadout(nn.Module):
 
     def forward(
         self,
-        f: torch.Tensor,
+        x: torch.Tensor,
         anchors: torch.Tensor,
         batch: torch.Tensor | None = None,
         num_graphs: int | None = None,
         reduce: str = "sum",
     ) -> torch.Tensor:
-        if f.dim() != 3 or f.shape[-1] != self.in_channels:
+        if x.dim() != 3 or x.shape[-1] != self.in_channels:
             raise ValueError(
-                f"{type(self).__name__}: f must be [N, A, {self.in_channels}], got {tuple(f.shape)}"
+                f"{type(self).__name__}: x must be [N, A, {self.in_channels}], got {tuple(x.shape)}"
             )
-        if anchors.shape[0] != f.shape[1]:
+        check_anchor_input(anchors, self.anchor_space, "anchors")
+        if anchors.shape[0] != x.shape[1]:
             raise ValueError(
-                f"{type(self).__name__}: f has {f.shape[1]} anchors but `anchors` has {anchors.shape[0]}"
+                f"{type(self).__name__}: x has {x.shape[1]} anchors but `anchors` has {anchors.shape[0]}"
             )
-        if not torch.compiler.is_compiling():
-            check_anchors(anchors, self.anchor_space, "anchors", proper=False)
-        anchors = anchors.to(f.dtype)
-        u = self.mlp(f)  # [N, A, K]
+        anchors = anchors.to(x.dtype)
+        u = self.mlp(x)  # [N, A, K]
         if batch is not None:
             u = scatter(u, batch, dim=0, dim_size=num_graphs, reduce=reduce)  # [B, A, K]
         outs = []
@@ -169,7 +169,7 @@ class SphereAnchorReadout(AnchorReadout):
         hidden_channels: width of the per-anchor MLP. Default ``None`` (= ``in_channels``).
 
     Shapes:
-        - **input:** ``f [N, A, C]``, ``anchors [A, 3]``, optional ``batch [N]`` with ``num_graphs``
+        - **input:** ``x [N, A, C]``, ``anchors [A, 3]``, optional ``batch [N]`` with ``num_graphs``
         - **output:** ``[N, irreps.dim]``, or ``[num_graphs, irreps.dim]`` with ``batch``
     """
 
@@ -194,7 +194,7 @@ class QuadratureAnchorReadout(AnchorReadout):
         hidden_channels: width of the per-anchor MLP. Default ``None`` (= ``in_channels``).
 
     Shapes:
-        - **input:** ``f [N, A, C]``, ``anchors [A, 3, 3]``, optional ``batch [N]`` with ``num_graphs``
+        - **input:** ``x [N, A, C]``, ``anchors [A, 3, 3]``, optional ``batch [N]`` with ``num_graphs``
         - **output:** ``[N, irreps.dim]``, or ``[num_graphs, irreps.dim]`` with ``batch``
     """
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..groups.anchors import check_anchors, relative_rotations
+from ..groups.anchors import relative_rotations
+from .conv._anchor_kernel import check_anchor_input
 
 __all__ = ["PointwiseGroupConv"]
 
@@ -41,12 +42,12 @@ class PointwiseGroupConv(nn.Module):
       rotations, in any order), rotating the input by a group element permutes the output exactly.
 
     Args:
-        in_channels: channels ``C`` of ``f``.
+        in_channels: channels ``C`` of ``x``.
         out_channels: channels of the output.
         kernel_channels: hidden width of :math:`\kappa`. Default ``32``.
 
     Shapes:
-        - **input:** ``f [N, B, in_channels]``, ``anchors [B, 3, 3]``, ``anchors_out [A, 3, 3]``
+        - **input:** ``x [N, B, in_channels]``, ``anchors [B, 3, 3]``, ``anchors_out [A, 3, 3]``
         - **output:** ``[N, A, out_channels]``
     """
 
@@ -77,21 +78,20 @@ class PointwiseGroupConv(nn.Module):
         r""":math:`\kappa(R'^{\top}_a R_b)`: ``[A, 3, 3], [B, 3, 3] -> [A, B, in_channels]``."""
         return self.kernel(relative_rotations(anchors_out, anchors).flatten(-2))
 
-    def forward(self, f: torch.Tensor, anchors: torch.Tensor, anchors_out: torch.Tensor) -> torch.Tensor:
-        if f.dim() != 3 or f.shape[2] != self.in_channels:
+    def forward(self, x: torch.Tensor, anchors: torch.Tensor, anchors_out: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[2] != self.in_channels:
             raise ValueError(
-                f"PointwiseGroupConv: f must have shape [N, B, in_channels={self.in_channels}], got "
-                f"{tuple(f.shape)}"
+                f"PointwiseGroupConv: x must have shape [N, B, in_channels={self.in_channels}], got "
+                f"{tuple(x.shape)}"
             )
-        if not torch.compiler.is_compiling():
-            check_anchors(anchors, "so3", "anchors", proper=False)
-            check_anchors(anchors_out, "so3", "anchors_out", proper=False)
-        if anchors.shape[0] != f.shape[1]:
+        check_anchor_input(anchors, "so3", "anchors")
+        check_anchor_input(anchors_out, "so3", "anchors_out")
+        if anchors.shape[0] != x.shape[1]:
             raise ValueError(
-                f"PointwiseGroupConv: f has {f.shape[1]} anchors (dim 1) but `anchors` has {anchors.shape[0]}"
+                f"PointwiseGroupConv: x has {x.shape[1]} anchors (dim 1) but `anchors` has {anchors.shape[0]}"
             )
-        kappa = self.kernel_weights(anchors_out.to(f.dtype), anchors.to(f.dtype))  # [A, B, C]
-        return self.lin(torch.einsum("abc,nbc->nac", kappa, f) / f.shape[1])
+        kappa = self.kernel_weights(anchors_out.to(x.dtype), anchors.to(x.dtype))  # [A, B, C]
+        return self.lin(torch.einsum("abc,nbc->nac", kappa, x) / x.shape[1])
 
     def __repr__(self) -> str:
         return (

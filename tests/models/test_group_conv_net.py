@@ -30,7 +30,6 @@ def small_model(anchors, targets=ALL_TARGETS, **kw) -> GroupConvNet:
 
 
 class TestGroupConvNetOctahedral(ModelTestMixin):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     """Exact equivariance (1e-10, float64) to the 24 rotations of the octahedral group."""
 
     group = groups.octahedral()
@@ -85,7 +84,6 @@ class _ExactOnly(ModelTestMixin):
 
 
 class TestGroupConvNetIcosahedral(_ExactOnly):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     """Exact equivariance to the 60 rotations of the icosahedral group."""
 
     group = groups.icosahedral()
@@ -95,7 +93,6 @@ class TestGroupConvNetIcosahedral(_ExactOnly):
 
 
 class TestGroupConvNetSphereIcosahedron(_ExactOnly):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     """Sphere anchors: the 12 icosahedron vertices, exact for the icosahedral rotations."""
 
     group = groups.icosahedral()
@@ -109,7 +106,6 @@ class TestGroupConvNetSphereIcosahedron(_ExactOnly):
 
 
 class TestGroupConvNetSphereCuboctahedron(_ExactOnly):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     """Sphere anchors: the 12-point orbit of (1, 1, 0) under the octahedral group."""
 
     group = groups.octahedral()
@@ -119,7 +115,6 @@ class TestGroupConvNetSphereCuboctahedron(_ExactOnly):
 
 
 class TestGroupConvNetCubeGroup(_ExactOnly):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     """The 48 elements of O_h as anchors: exact for its rotations *and* reflections (0e, 1o, 2e)."""
 
     group = groups.cube_group()
@@ -226,7 +221,9 @@ def test_sphere_model_with_redrawn_orientations_runs_and_is_translation_invarian
 def test_vector_inputs_enter_equivariantly():
     torch.manual_seed(0)
     with default_dtype(torch.float64):
-        model = small_model(GroupAnchors(groups.octahedral()), vector_inputs=("vel",), num_types=0)
+        model = small_model(
+            GroupAnchors(groups.octahedral()), inputs=dict(vector_inputs=("vel",), num_types=0)
+        )
     batch = random_molecules(3, 4, 6, seed=2)
     batch.vel = torch.randn(batch.num_nodes, 3, dtype=torch.float64)
     assert_equivariant(model, batch, group=groups.octahedral())  # vel is registered as 1o
@@ -269,9 +266,13 @@ def test_bad_input_errors():
         small_model(GroupAnchors(groups.octahedral()), [Target("m", "1e", "graph")])
     with pytest.raises(TypeError, match="anchors must be an AnchorSet"):
         small_model(groups.octahedral())
-    with pytest.raises(ValueError, match="reduce must be 'sum' or 'mean'"):
+    with pytest.raises(ValueError, match=r"reduce must be one of \['sum', 'mean'\]"):
         small_model(None, reduce="max")
-    model = small_model(None, vector_inputs=("vel",))
+    bad_types = random_molecules(2, 4, 5, seed=0, dtype=torch.float32)
+    bad_types.z[0] = 10  # the default NodeInputs has num_types=10: checked once, at the model boundary
+    with pytest.raises(ValueError, match=r"z has values in \[.*\], outside \[0, 10\)"):
+        small_model(None)(bad_types)
+    model = small_model(None, inputs=dict(vector_inputs=("vel",)))
     with pytest.raises(ValueError, match="vector input `vel`"):
         model(random_molecules(2, 4, 5, seed=0, dtype=torch.float32))
     with pytest.raises(ValueError, match="needs `edge_index`"):

@@ -91,9 +91,9 @@ def test_layout_repr_and_validation():
     for bad in ("1e", "3o", "0o"):
         with pytest.raises(ValueError, match=r"made of \['0e', '1o', '2e'\]"):
             AnchorReadout(6, bad)
-    with pytest.raises(ValueError, match=r"f must be \[N, A, 6\]"):
+    with pytest.raises(ValueError, match=r"x must be \[N, A, 6\]"):
         readout(f[..., :3], R)
-    with pytest.raises(ValueError, match="f has 24 anchors but `anchors` has 12"):
+    with pytest.raises(ValueError, match="x has 24 anchors but `anchors` has 12"):
         readout(f, groups.icosahedral()[:12])
     with pytest.raises(ValueError, match="for sphere anchors"):
         make(SphereAnchorReadout)(f, R)

@@ -80,9 +80,9 @@ def test_gradients_and_bad_input():
     f = _features(2, 4, 5).requires_grad_(True)
     layer(f, R, R).pow(2).sum().backward()
     assert torch.isfinite(f.grad).all() and all(p.grad.abs().max() > 0 for p in layer.parameters())
-    with pytest.raises(ValueError, match=r"f must have shape \[N, B, in_channels=5\]"):
+    with pytest.raises(ValueError, match=r"x must have shape \[N, B, in_channels=5\]"):
         layer(torch.zeros(2, 4, 3, dtype=torch.float64), R, R)
-    with pytest.raises(ValueError, match="f has 4 anchors .* but `anchors` has 3"):
+    with pytest.raises(ValueError, match="x has 4 anchors .* but `anchors` has 3"):
         layer(f, R[:3], R)
     with pytest.raises(ValueError, match="anchors_out must be"):
         layer(f, R, torch.zeros(4, 3, dtype=torch.float64))

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from ...groups.anchors import check_anchors, frame_components, relative_rotations
+from ...groups.anchors import frame_components, relative_rotations
+from .._checks import check_message_passing_kwargs
 from ..geometry import edge_vectors, safe_norm
-from ._anchor_kernel import EDGE_ANCHOR_CHUNK, InvariantMLP, SpatialKernel, chunked_edge_sum
+from ..radial import RadialEmbedding
+from ._anchor_kernel import (
+    EDGE_ANCHOR_CHUNK,
+    InvariantMLP,
+    SpatialKernel,
+    check_anchor_input,
+    check_radial,
+    chunked_edge_sum,
+    radial_cutoff,
+    radial_parts,
+)
 
 __all__ = ["GroupConv"]
 
@@ -18,7 +31,7 @@ class GroupConv(MessagePassing):
     2020, https://arxiv.org/abs/2002.12880; separable kernels in position–orientation space,
     Bekkers et al., ICLR 2024, https://arxiv.org/abs/2310.02970).
 
-    Features are functions on (node, anchor) pairs, :math:`f(j, b)` with anchors
+    Features ``x`` are functions on (node, anchor) pairs, :math:`f(j, b)` with anchors
     :math:`R_b \in SO(3)`. The full group convolution
     :math:`f'(i, a) = \sum_j \sum_b k(R_a^\top r_{ij}, R_a^\top R_b)\, f(j, b)` costs
     :math:`O(E A^2 C)`; this layer factorises the kernel into an anchor ("fiber") kernel on the
@@ -49,24 +62,30 @@ class GroupConv(MessagePassing):
     :meth:`point_invariants` / :meth:`anchor_invariants` (see :class:`SphereGroupConv`).
 
     Args:
-        in_channels: channels ``C`` of ``f``.
+        in_channels: channels ``C`` of ``x``.
         out_channels: channels of the output.
-        num_basis: size of the Bessel radial basis of the spatial kernel. Default ``8``.
-        cutoff: radius where the spatial kernel vanishes (and scale of the edge vectors). Default ``5.0``.
-        kernel_channels: hidden width of the kernel MLPs. Default ``32``.
-        aggr: aggregation over neighbours. Default ``"sum"``.
+        radial: the radial part of the spatial kernel, a :class:`~gdl.nn.RadialEmbedding`; its basis
+            enters the kernel MLP and its envelope multiplies the kernel, and its cutoff is the scale
+            of the edge vectors. ``None``: 8 Bessel functions and a polynomial envelope (order 6) at
+            5 Å.
+        radial_hidden: hidden width of the kernel MLPs (spatial and fiber). Default ``32``.
         edge_chunk: with ``aggr="sum"``, the messages are summed over chunks of about this many
             (edge, anchor) pairs, each recomputed in the backward pass instead of stored
             (:func:`~gdl.nn.conv._anchor_kernel.chunked_edge_sum`): memory of one chunk instead of
             ``E * A * C`` per intermediate. ``None``: all edges at once, intermediates stored.
             Default ``65536``.
+        **kwargs: ``MessagePassing`` arguments: ``aggr`` in :attr:`supported_aggr` (default
+            ``"sum"``), ``flow="source_to_target"``.
 
     Shapes:
-        - **input:** ``f [N, B, in_channels]`` (invariant per (node, anchor) pair), ``pos [N, 3]``,
-          ``edge_index [2, E]``, ``anchors [B, 3, 3]``, optional ``edge_vec [E, 3]``, optional
-          ``anchors_out [A, 3, 3]``
+        - **input:** ``x [N, B, in_channels]`` (invariant per (node, anchor) pair), ``pos [N, 3]``,
+          ``edge_index [2, E]``, ``anchors [B, 3, 3]`` (keyword), optional ``edge_vec [E, 3]``,
+          optional ``anchors_out [A, 3, 3]``
         - **output:** ``[N, A, out_channels]`` (``A = B`` unless ``anchors_out`` is given)
     """
+
+    #: the messages are summed, averaged or maxed over neighbours per (node, anchor) and channel
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum", "mean", "max")
 
     #: number of invariants of an (edge, anchor) pair and of an (anchor, anchor) pair
     num_point_invariants: int = 3
@@ -78,28 +97,27 @@ class GroupConv(MessagePassing):
         self,
         in_channels: int,
         out_channels: int,
-        num_basis: int = 8,
-        cutoff: float = 5.0,
-        kernel_channels: int = 32,
-        aggr: str = "sum",
+        *,
+        radial: RadialEmbedding | None = None,
+        radial_hidden: int = 32,
         edge_chunk: int | None = EDGE_ANCHOR_CHUNK,
+        **kwargs,
     ):
-        super().__init__(aggr=aggr, node_dim=0)
+        name = type(self).__name__
+        super().__init__(node_dim=0, **check_message_passing_kwargs(name, kwargs, self.supported_aggr))
         if edge_chunk is not None and edge_chunk < 1:
-            raise ValueError(f"{type(self).__name__}: edge_chunk must be >= 1 or None, got {edge_chunk}")
+            raise ValueError(f"{name}: edge_chunk must be >= 1 or None, got {edge_chunk}")
         self.edge_chunk = edge_chunk
-        if min(in_channels, out_channels, num_basis, kernel_channels) < 1 or cutoff <= 0:
+        if min(in_channels, out_channels, radial_hidden) < 1:
             raise ValueError(
-                f"{type(self).__name__}: channels, num_basis and kernel_channels must be >= 1 and "
-                f"cutoff > 0, got in={in_channels}, out={out_channels}, num_basis={num_basis}, "
-                f"kernel={kernel_channels}, cutoff={cutoff}"
+                f"{name}: in_channels, out_channels and radial_hidden must be >= 1, got "
+                f"in={in_channels}, out={out_channels}, radial_hidden={radial_hidden}"
             )
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.num_basis, self.cutoff, self.kernel_channels = num_basis, float(cutoff), kernel_channels
-        self.spatial = SpatialKernel(
-            self.num_point_invariants, num_basis, kernel_channels, in_channels, cutoff
-        )
-        self.fiber = InvariantMLP(self.num_anchor_invariants, kernel_channels, in_channels)
+        self.radial = check_radial(name, radial)
+        self.in_channels, self.out_channels, self.radial_hidden = in_channels, out_channels, radial_hidden
+        self.num_basis, self.cutoff = self.radial.num_basis, radial_cutoff(self.radial)
+        self.spatial = SpatialKernel(self.num_point_invariants, self.num_basis, radial_hidden, in_channels)
+        self.fiber = InvariantMLP(self.num_anchor_invariants, radial_hidden, in_channels)
         self.lin_root = nn.Linear(in_channels, out_channels)
         self.lin_nbr = nn.Linear(in_channels, out_channels, bias=False)
         self.reset_parameters()
@@ -126,36 +144,38 @@ class GroupConv(MessagePassing):
 
     def spatial_kernel(self, edge_vec: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
         r""":math:`k_{ea}` ``[E, A, in_channels]`` of every edge seen from every (output) anchor."""
-        return self.spatial(self.point_invariants(edge_vec / self.cutoff, anchors), safe_norm(edge_vec))
+        rho, u = radial_parts(self.radial, safe_norm(edge_vec))
+        return self.spatial(self.point_invariants(edge_vec / self.cutoff, anchors), rho, u)
 
     # -- message passing -------------------------------------------------------------------------
     def forward(
         self,
-        f: torch.Tensor,
+        x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         anchors: torch.Tensor,
         edge_vec: torch.Tensor | None = None,
         anchors_out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         r = edge_vectors(pos, edge_index, edge_vec)
-        self._check_inputs(f, pos.shape[0], anchors, anchors_out)
+        self._check_inputs(x, pos.shape[0], anchors, anchors_out)
         out_anchors = anchors if anchors_out is None else anchors_out
-        kappa = self.fiber_kernel(out_anchors.to(f.dtype), anchors.to(f.dtype))  # [A, B, C]
+        kappa = self.fiber_kernel(out_anchors.to(x.dtype), anchors.to(x.dtype))  # [A, B, C]
         # anchor mixing, batched over channels: no [N, A, B, C] intermediate
-        g = torch.einsum("abc,nbc->nac", kappa, f) / f.shape[1]  # [N, A, C]
-        out_anchors = out_anchors.to(f.dtype)
-        if self.edge_chunk is not None and self.aggr in ("sum", "add"):
+        g = torch.einsum("abc,nbc->nac", kappa, x) / x.shape[1]  # [N, A, C]
+        out_anchors = out_anchors.to(x.dtype)
+        if self.edge_chunk is not None and self.aggr == "sum":
             m = chunked_edge_sum(
                 lambda rc: self.spatial_kernel(rc, out_anchors),
-                r.to(f.dtype),
+                r.to(x.dtype),
                 edge_index,
                 g,
                 g.shape[0],
                 self.edge_chunk,
             )
         else:
-            k = self.spatial_kernel(r.to(f.dtype), out_anchors)  # [E, A, C]
+            k = self.spatial_kernel(r.to(x.dtype), out_anchors)  # [E, A, C]
             m = self.propagate(edge_index, g=g, k=k, size=(g.shape[0], g.shape[0]))  # [N, A, C]
         return self.lin_root(g) + self.lin_nbr(m)
 
@@ -163,27 +183,31 @@ class GroupConv(MessagePassing):
         return k * g_j  # [E, A, C]
 
     def _check_inputs(
-        self, f: torch.Tensor, num_nodes: int, anchors: torch.Tensor, anchors_out: torch.Tensor | None
+        self, x: torch.Tensor, num_nodes: int, anchors: torch.Tensor, anchors_out: torch.Tensor | None
     ) -> None:
         name = type(self).__name__
-        if f.dim() != 3 or f.shape[0] != num_nodes or f.shape[2] != self.in_channels:
+        if (
+            not isinstance(x, torch.Tensor)
+            or x.dim() != 3
+            or x.shape[0] != num_nodes
+            or x.shape[2] != self.in_channels
+        ):
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(
-                f"{name}: f must have shape [N={num_nodes}, A, in_channels={self.in_channels}], "
-                f"got {tuple(f.shape)}"
+                f"{name}: x must have shape [N={num_nodes}, A, in_channels={self.in_channels}], got {got}"
             )
-        if anchors.shape[0] != f.shape[1]:
+        check_anchor_input(anchors, self.anchor_space, "anchors")
+        if anchors.shape[0] != x.shape[1]:
             raise ValueError(
-                f"{name}: f has {f.shape[1]} anchors (dim 1) but `anchors` has {anchors.shape[0]}"
+                f"{name}: x has {x.shape[1]} anchors (dim 1) but `anchors` has {anchors.shape[0]}"
             )
-        if not torch.compiler.is_compiling():
-            check_anchors(anchors, self.anchor_space, "anchors", proper=False)
-            if anchors_out is not None:
-                check_anchors(anchors_out, self.anchor_space, "anchors_out", proper=False)
+        if anchors_out is not None:
+            check_anchor_input(anchors_out, self.anchor_space, "anchors_out")
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_basis={self.num_basis}, "
-            f"cutoff={self.cutoff}, kernel_channels={self.kernel_channels}, aggr={self.aggr!r}"
+            f"cutoff={self.cutoff}, radial_hidden={self.radial_hidden}, aggr={self.aggr!r}"
             + ("" if self.edge_chunk == EDGE_ANCHOR_CHUNK else f", edge_chunk={self.edge_chunk}")
             + ")"
         )

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from ...groups.anchors import check_anchors, frame_components
-from .._checks import check_features
+from ...groups.anchors import frame_components
+from .._checks import check_features, check_message_passing_kwargs
 from ..geometry import edge_vectors, safe_norm
-from ._anchor_kernel import EDGE_ANCHOR_CHUNK, SpatialKernel, chunked_edge_sum
+from ..radial import RadialEmbedding
+from ._anchor_kernel import (
+    EDGE_ANCHOR_CHUNK,
+    SpatialKernel,
+    check_anchor_input,
+    check_radial,
+    chunked_edge_sum,
+    radial_cutoff,
+    radial_parts,
+)
 
 __all__ = ["LiftingConv"]
 
@@ -43,18 +54,23 @@ class LiftingConv(MessagePassing):
         in_channels: width of the invariant node features ``x``.
         out_channels: channels ``C`` of the lifted features.
         vector_channels: number ``V`` of ``1o`` node vectors in ``vec``; ``0`` for none. Default ``0``.
-        num_basis: size of the Bessel radial basis. Default ``8``.
-        cutoff: radius where the kernel vanishes (and scale of the edge vectors). Default ``5.0``.
-        kernel_channels: hidden width of the kernel MLP. Default ``32``.
-        aggr: aggregation over neighbours. Default ``"sum"``.
+        radial: the kernel's radial part, a :class:`~gdl.nn.RadialEmbedding` (basis into the kernel
+            MLP, envelope on its output, cutoff = scale of the edge vectors). ``None``: 8 Bessel
+            functions and a polynomial envelope (order 6) at 5 Å.
+        radial_hidden: hidden width of the kernel MLP. Default ``32``.
         edge_chunk: (edge, anchor) pairs per chunk of the recomputed message sum, as in
             :class:`~gdl.nn.GroupConv`; ``None``: all at once. Default ``65536``.
+        **kwargs: ``MessagePassing`` arguments: ``aggr`` in :attr:`supported_aggr` (default
+            ``"sum"``), ``flow="source_to_target"``.
 
     Shapes:
-        - **input:** ``x [N, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``, ``anchors [A, 3, 3]``,
-          optional ``vec [N, V, 3]``, optional ``edge_vec [E, 3]``
+        - **input:** ``x [N, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``, keyword
+          ``anchors [A, 3, 3]``, optional ``vec [N, V, 3]``, optional ``edge_vec [E, 3]``
         - **output:** ``[N, A, out_channels]``
     """
+
+    #: the messages are summed, averaged or maxed over neighbours per (node, anchor) and channel
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum", "mean", "max")
 
     #: invariants of a (vector, anchor) pair, and what the anchors are
     num_point_invariants: int = 3
@@ -65,31 +81,27 @@ class LiftingConv(MessagePassing):
         in_channels: int,
         out_channels: int,
         vector_channels: int = 0,
-        num_basis: int = 8,
-        cutoff: float = 5.0,
-        kernel_channels: int = 32,
-        aggr: str = "sum",
+        *,
+        radial: RadialEmbedding | None = None,
+        radial_hidden: int = 32,
         edge_chunk: int | None = EDGE_ANCHOR_CHUNK,
+        **kwargs,
     ):
-        super().__init__(aggr=aggr, node_dim=0)
+        name = type(self).__name__
+        super().__init__(node_dim=0, **check_message_passing_kwargs(name, kwargs, self.supported_aggr))
         if edge_chunk is not None and edge_chunk < 1:
-            raise ValueError(f"{type(self).__name__}: edge_chunk must be >= 1 or None, got {edge_chunk}")
+            raise ValueError(f"{name}: edge_chunk must be >= 1 or None, got {edge_chunk}")
         self.edge_chunk = edge_chunk
-        if (
-            min(in_channels, out_channels, num_basis, kernel_channels) < 1
-            or vector_channels < 0
-            or cutoff <= 0
-        ):
+        if min(in_channels, out_channels, radial_hidden) < 1 or vector_channels < 0:
             raise ValueError(
-                f"{type(self).__name__}: invalid sizes in={in_channels}, out={out_channels}, "
-                f"vector_channels={vector_channels}, num_basis={num_basis}, kernel={kernel_channels}, "
-                f"cutoff={cutoff}"
+                f"{name}: invalid sizes in={in_channels}, out={out_channels}, "
+                f"vector_channels={vector_channels}, radial_hidden={radial_hidden}"
             )
+        self.radial = check_radial(name, radial)
         self.in_channels, self.out_channels, self.vector_channels = in_channels, out_channels, vector_channels
-        self.num_basis, self.cutoff, self.kernel_channels = num_basis, float(cutoff), kernel_channels
-        self.spatial = SpatialKernel(
-            self.num_point_invariants, num_basis, kernel_channels, out_channels, cutoff
-        )
+        self.num_basis, self.cutoff = self.radial.num_basis, radial_cutoff(self.radial)
+        self.radial_hidden = radial_hidden
+        self.spatial = SpatialKernel(self.num_point_invariants, self.num_basis, radial_hidden, out_channels)
         self.lin_root = nn.Linear(in_channels, out_channels)
         self.lin_nbr = nn.Linear(in_channels, out_channels, bias=False)
         self.lin_vec = (
@@ -111,11 +123,17 @@ class LiftingConv(MessagePassing):
         r""":math:`R_a^\top v`: ``[..., 3], [A, 3, 3] -> [..., A, 3]``."""
         return frame_components(vec, anchors)
 
+    def spatial_kernel(self, edge_vec: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        r""":math:`k_{ea}` ``[E, A, out_channels]`` of every edge seen from every anchor."""
+        rho, u = radial_parts(self.radial, safe_norm(edge_vec))
+        return self.spatial(self.point_invariants(edge_vec / self.cutoff, anchors), rho, u)
+
     def forward(
         self,
         x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         anchors: torch.Tensor,
         vec: torch.Tensor | None = None,
         edge_vec: torch.Tensor | None = None,
@@ -123,14 +141,13 @@ class LiftingConv(MessagePassing):
         r = edge_vectors(pos, edge_index, edge_vec)
         n = pos.shape[0]
         check_features(x, n, self.in_channels, "x")
-        if not torch.compiler.is_compiling():
-            check_anchors(anchors, self.anchor_space, "anchors", proper=False)
+        check_anchor_input(anchors, self.anchor_space, "anchors")
         anchors = anchors.to(x.dtype)
         r = r.to(x.dtype)
         h = self.lin_nbr(x)  # [N, C]
-        if self.edge_chunk is not None and self.aggr in ("sum", "add"):
+        if self.edge_chunk is not None and self.aggr == "sum":
             out = chunked_edge_sum(
-                lambda rc: self.spatial(self.point_invariants(rc / self.cutoff, anchors), safe_norm(rc)),
+                lambda rc: self.spatial_kernel(rc, anchors),
                 r,
                 edge_index,
                 h.unsqueeze(1),
@@ -138,7 +155,7 @@ class LiftingConv(MessagePassing):
                 self.edge_chunk,
             )
         else:
-            k = self.spatial(self.point_invariants(r / self.cutoff, anchors), safe_norm(r))
+            k = self.spatial_kernel(r, anchors)
             out = self.propagate(edge_index, h=h, k=k, size=(n, n))  # [N, A, C]
         out = out + self.lin_root(x).unsqueeze(1)
         if self.lin_vec is not None:
@@ -163,7 +180,7 @@ class LiftingConv(MessagePassing):
         return (
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
             f"vector_channels={self.vector_channels}, num_basis={self.num_basis}, cutoff={self.cutoff}, "
-            f"kernel_channels={self.kernel_channels}, aggr={self.aggr!r}"
+            f"radial_hidden={self.radial_hidden}, aggr={self.aggr!r}"
             + ("" if self.edge_chunk == EDGE_ANCHOR_CHUNK else f", edge_chunk={self.edge_chunk}")
             + ")"
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
 from ...dtype import default_dtype
-from ._anchor_kernel import InvariantMLP
+from ..radial import RadialEmbedding
+from ._anchor_kernel import EDGE_ANCHOR_CHUNK, InvariantMLP
 from .group_conv import GroupConv
 
 __all__ = ["RelaxedGroupConv"]
@@ -42,18 +45,15 @@ class RelaxedGroupConv(GroupConv):
     Translation invariant and permutation equivariant always.
 
     Args:
-        in_channels: channels ``C`` of ``f``.
+        in_channels: channels ``C`` of ``x``.
         out_channels: channels of the output.
         num_anchors: number ``B`` of input anchors (the relaxation weights are per anchor, so the
             anchor set must be fixed, not redrawn).
         num_kernels: ``L``, kernels combined per anchor. Default ``2``.
-        num_basis: size of the Bessel radial basis of the spatial kernel. Default ``8``.
-        cutoff: radius where the spatial kernel vanishes. Default ``5.0``.
-        kernel_channels: hidden width of the kernel MLPs. Default ``32``.
-        aggr: aggregation over neighbours. Default ``"sum"``.
+        radial, radial_hidden, edge_chunk, **kwargs: as :class:`GroupConv`.
 
     Shapes:
-        as :class:`GroupConv` with ``B = num_anchors``: ``f [N, B, in_channels]``, ``pos [N, 3]``,
+        as :class:`GroupConv` with ``B = num_anchors``: ``x [N, B, in_channels]``, ``pos [N, 3]``,
         ``edge_index [2, E]``, ``anchors [B, 3, 3]`` -> ``[N, A, out_channels]``.
     """
 
@@ -63,20 +63,28 @@ class RelaxedGroupConv(GroupConv):
         out_channels: int,
         num_anchors: int,
         num_kernels: int = 2,
-        num_basis: int = 8,
-        cutoff: float = 5.0,
-        kernel_channels: int = 32,
-        aggr: str = "sum",
+        *,
+        radial: RadialEmbedding | None = None,
+        radial_hidden: int = 32,
+        edge_chunk: int | None = EDGE_ANCHOR_CHUNK,
+        **kwargs,
     ):
         if num_anchors < 1 or num_kernels < 1:
             raise ValueError(
                 f"{type(self).__name__}: need num_anchors >= 1 and num_kernels >= 1, "
                 f"got {num_anchors}, {num_kernels}"
             )
-        super().__init__(in_channels, out_channels, num_basis, cutoff, kernel_channels, aggr)
+        super().__init__(
+            in_channels,
+            out_channels,
+            radial=radial,
+            radial_hidden=radial_hidden,
+            edge_chunk=edge_chunk,
+            **kwargs,
+        )
         self.num_anchors, self.num_kernels = int(num_anchors), int(num_kernels)
         self.relaxed_fiber = (
-            InvariantMLP(self.num_anchor_invariants, kernel_channels, (num_kernels - 1) * in_channels)
+            InvariantMLP(self.num_anchor_invariants, radial_hidden, (num_kernels - 1) * in_channels)
             if num_kernels > 1
             else None
         )
@@ -85,13 +93,20 @@ class RelaxedGroupConv(GroupConv):
 
     @classmethod
     def from_conv(cls, conv: GroupConv, num_anchors: int, num_kernels: int = 2) -> RelaxedGroupConv:
-        """A relaxed layer with the hyperparameters and weights of ``conv`` (same function at zero
-        relaxation), on the device and in the dtype of ``conv``."""
+        """A relaxed layer with the hyperparameters (radial part, aggregation, ``edge_chunk``) and
+        weights of ``conv`` (same function at zero relaxation), on the device and in the dtype of
+        ``conv``."""
         p = next(conv.parameters())
-        with default_dtype(p.dtype):  # constants (radial basis) built as precisely as in `conv`
+        with default_dtype(p.dtype):  # new parameters built in the dtype of `conv`
             new = cls(
-                conv.in_channels, conv.out_channels, num_anchors, num_kernels, conv.num_basis, conv.cutoff,
-                conv.kernel_channels, conv.aggr,
+                conv.in_channels,
+                conv.out_channels,
+                num_anchors,
+                num_kernels,
+                radial=copy.deepcopy(conv.radial),
+                radial_hidden=conv.radial_hidden,
+                edge_chunk=conv.edge_chunk,
+                aggr=conv.aggr,
             )
         new = new.to(device=p.device)
         missing, unexpected = new.load_state_dict(conv.state_dict(), strict=False)
@@ -143,5 +158,7 @@ class RelaxedGroupConv(GroupConv):
         return (
             f"{type(self).__name__}({self.in_channels}, {self.out_channels}, num_anchors={self.num_anchors}, "
             f"num_kernels={self.num_kernels}, num_basis={self.num_basis}, cutoff={self.cutoff}, "
-            f"kernel_channels={self.kernel_channels}, aggr={self.aggr!r})"
+            f"radial_hidden={self.radial_hidden}, aggr={self.aggr!r}"
+            + ("" if self.edge_chunk == EDGE_ANCHOR_CHUNK else f", edge_chunk={self.edge_chunk}")
+            + ")"
         )

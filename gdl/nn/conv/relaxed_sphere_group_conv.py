@@ -18,16 +18,13 @@ class RelaxedSphereGroupConv(RelaxedGroupConv, SphereGroupConv):
     under) at zero relaxation; approximately equivariant otherwise.
 
     Args:
-        in_channels: channels ``C`` of ``f``.
+        in_channels: channels ``C`` of ``x``.
         out_channels: channels of the output.
         num_anchors: number ``B`` of input orientations.
         num_kernels: ``L``, kernels combined per orientation. Default ``2``.
-        num_basis: size of the Bessel radial basis. Default ``8``.
-        cutoff: radius where the spatial kernel vanishes. Default ``5.0``.
-        kernel_channels: hidden width of the kernel MLPs. Default ``32``.
-        aggr: aggregation over neighbours. Default ``"sum"``.
+        radial, radial_hidden, edge_chunk, **kwargs: as :class:`GroupConv`.
 
     Shapes:
-        as :class:`SphereGroupConv`: ``f [N, B, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``,
+        as :class:`SphereGroupConv`: ``x [N, B, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``,
         ``anchors [B, 3]`` -> ``[N, A, out_channels]``.
     """

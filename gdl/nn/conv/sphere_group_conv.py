@@ -35,15 +35,12 @@ class SphereGroupConv(GroupConv):
     node permutations.
 
     Args:
-        in_channels: channels ``C`` of ``f``.
+        in_channels: channels ``C`` of ``x``.
         out_channels: channels of the output.
-        num_basis: size of the Bessel radial basis. Default ``8``.
-        cutoff: radius where the spatial kernel vanishes. Default ``5.0``.
-        kernel_channels: hidden width of the kernel MLPs. Default ``32``.
-        aggr: aggregation over neighbours. Default ``"sum"``.
+        radial, radial_hidden, edge_chunk, **kwargs: as :class:`GroupConv`.
 
     Shapes:
-        - **input:** ``f [N, B, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``,
+        - **input:** ``x [N, B, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``,
           ``anchors [B, 3]`` (unit vectors), optional ``edge_vec [E, 3]``, optional ``anchors_out [A, 3]``
         - **output:** ``[N, A, out_channels]``
     """

@@ -32,13 +32,10 @@ class SphereLiftingConv(LiftingConv):
         in_channels: width of the invariant node features ``x``.
         out_channels: channels ``C`` of the lifted features.
         vector_channels: number ``V`` of ``1o`` node vectors in ``vec``. Default ``0``.
-        num_basis: size of the Bessel radial basis. Default ``8``.
-        cutoff: radius where the kernel vanishes. Default ``5.0``.
-        kernel_channels: hidden width of the kernel MLP. Default ``32``.
-        aggr: aggregation over neighbours. Default ``"sum"``.
+        radial, radial_hidden, edge_chunk, **kwargs: as :class:`LiftingConv`.
 
     Shapes:
-        - **input:** ``x [N, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``, ``anchors [A, 3]``
+        - **input:** ``x [N, in_channels]``, ``pos [N, 3]``, ``edge_index [2, E]``, keyword ``anchors [A, 3]``
           (unit vectors), optional ``vec [N, V, 3]``, optional ``edge_vec [E, 3]``
         - **output:** ``[N, A, out_channels]``
     """

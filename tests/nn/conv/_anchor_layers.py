@@ -1,6 +1,6 @@
 """Checks shared by the tests of the anchor layers (LiftingConv, GroupConv and their sphere variants).
 
-A layer is called as ``layer(inp, pos, edge_index, anchors, **kw)``; ``make_input(n, anchors)``
+A layer is called as ``layer(inp, pos, edge_index, anchors=anchors, **kw)``; ``make_input(n, anchors)``
 builds ``inp`` (node features for liftings, ``[N, A, C]`` features for convolutions) and
 ``rotate_input(inp, g, sigma)`` how the input transforms under a rotation ``g`` that permutes the
 anchors by ``sigma``.
@@ -33,11 +33,11 @@ def check_exact_permutation(
     with default_dtype(torch.float64):
         data = random_molecule(n, seed=3)
         inp = make_input(n, anchors)
-        out = layer(inp, data.pos, data.edge_index, anchors)
+        out = layer(inp, data.pos, data.edge_index, anchors=anchors)
         assert out.shape[:2] == (n, anchors.shape[0])
         for g in group[1:8]:
             sigma = anchor_permutation(g, anchors)
-            got = layer(rotate_input(inp, g, sigma), data.pos @ g.T, data.edge_index, anchors)
+            got = layer(rotate_input(inp, g, sigma), data.pos @ g.T, data.edge_index, anchors=anchors)
             assert relative(got, out[:, sigma]) < 1e-12, relative(got, out[:, sigma])
 
 
@@ -46,11 +46,14 @@ def check_joint_rotation_invariance(layer, make_input, rotate_input, anchors: to
     with default_dtype(torch.float64):
         data = random_molecule(n, seed=4)
         inp = make_input(n, anchors)
-        out = layer(inp, data.pos, data.edge_index, anchors)
+        out = layer(inp, data.pos, data.edge_index, anchors=anchors)
         for g in haar(3, 7, dtype=torch.float64):
             identity = torch.arange(anchors.shape[0])
             got = layer(
-                rotate_input(inp, g, identity), data.pos @ g.T, data.edge_index, rotate_anchors(anchors, g)
+                rotate_input(inp, g, identity),
+                data.pos @ g.T,
+                data.edge_index,
+                anchors=rotate_anchors(anchors, g),
             )
             assert relative(got, out) < 1e-12
 
@@ -61,7 +64,7 @@ def check_translation_and_permutation(layer, inp, anchors: torch.Tensor, n: int,
     data = random_molecule(n, seed=5)
     inputs = {"inp": inp, "pos": data.pos, "edge_index": data.edge_index, "anchors": anchors}
     assert_equivariant(
-        lambda inp, pos, edge_index, anchors: layer(inp, pos, edge_index, anchors),
+        lambda inp, pos, edge_index, anchors: layer(inp, pos, edge_index, anchors=anchors),
         inputs,
         in_types={"inp": ("node", inp_rep), "anchors": ("graph", "invariant")},
         out_types=("node", "invariant"),
@@ -76,12 +79,12 @@ def check_edge_vec(layer, inp, anchors: torch.Tensor, n: int = 6):
         data = random_molecule(n, seed=6)
         j, i = data.edge_index
         ev = data.pos[j] - data.pos[i]
-        out = layer(inp, data.pos, data.edge_index, anchors)
-        torch.testing.assert_close(layer(inp, data.pos, data.edge_index, anchors, edge_vec=ev), out)
+        out = layer(inp, data.pos, data.edge_index, anchors=anchors)
+        torch.testing.assert_close(layer(inp, data.pos, data.edge_index, anchors=anchors, edge_vec=ev), out)
         shifted = data.pos.clone()
         shifted[0] += torch.tensor([10.0, 0.0, 0.0], dtype=torch.float64)
-        torch.testing.assert_close(layer(inp, shifted, data.edge_index, anchors, edge_vec=ev), out)
-        assert not torch.allclose(layer(inp, shifted, data.edge_index, anchors), out)
+        torch.testing.assert_close(layer(inp, shifted, data.edge_index, anchors=anchors, edge_vec=ev), out)
+        assert not torch.allclose(layer(inp, shifted, data.edge_index, anchors=anchors), out)
 
 
 def check_gradcheck(layer, inp, anchors: torch.Tensor, n: int = 3):
@@ -90,7 +93,11 @@ def check_gradcheck(layer, inp, anchors: torch.Tensor, n: int = 3):
     pos = data.pos.clone().requires_grad_(True)
     with default_dtype(torch.float64):
         assert torch.autograd.gradcheck(
-            lambda a, p: layer(a, p, data.edge_index, anchors), (inp, pos), eps=1e-6, atol=1e-5, rtol=1e-4
+            lambda a, p: layer(a, p, data.edge_index, anchors=anchors),
+            (inp, pos),
+            eps=1e-6,
+            atol=1e-5,
+            rtol=1e-4,
         )
 
 

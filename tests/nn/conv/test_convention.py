@@ -94,13 +94,6 @@ PENDING = {
     "TFNConv",
     "SE3AttentionConv",
     "MACEConv",
-    # regular route
-    "LiftingConv",
-    "GroupConv",
-    "RelaxedGroupConv",
-    "SphereLiftingConv",
-    "SphereGroupConv",
-    "RelaxedSphereGroupConv",
 }
 
 

@@ -1,9 +1,11 @@
 import pytest
 import torch
 
+import gdl
 from gdl import groups
 from gdl.dtype import default_dtype
 from gdl.nn import GroupConv
+from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import (
@@ -21,7 +23,7 @@ from ._anchor_layers import (
 def make_layer(c_in: int = 4, c_out: int = 5) -> GroupConv:
     torch.manual_seed(0)
     with default_dtype(torch.float64):
-        return GroupConv(c_in, c_out, num_basis=4, kernel_channels=8).double()
+        return GroupConv(c_in, c_out, radial=default_radial(4), radial_hidden=8).double()
 
 
 def features(n: int, anchors: torch.Tensor, c: int = 4) -> torch.Tensor:
@@ -35,7 +37,7 @@ def permute(f, g, sigma):
 
 def test_repr_and_reset():
     layer = make_layer()
-    assert repr(layer) == "GroupConv(4, 5, num_basis=4, cutoff=5.0, kernel_channels=8, aggr='sum')"
+    assert repr(layer) == "GroupConv(4, 5, num_basis=4, cutoff=5.0, radial_hidden=8, aggr='sum')"
     check_reset_parameters(layer)
 
 
@@ -70,25 +72,29 @@ def test_anchors_out_maps_between_anchor_sets():
     R_in, R_out = groups.haar(8, 1, dtype=torch.float64), groups.haar(5, 2, dtype=torch.float64)
     f = features(6, R_in)
     with default_dtype(torch.float64):
-        out = layer(f, data.pos, data.edge_index, R_in, anchors_out=R_out)
+        out = layer(f, data.pos, data.edge_index, anchors=R_in, anchors_out=R_out)
         assert out.shape == (6, 5, 5)
         torch.testing.assert_close(
-            layer(f, data.pos, data.edge_index, R_in, anchors_out=R_in),
-            layer(f, data.pos, data.edge_index, R_in),
+            layer(f, data.pos, data.edge_index, anchors=R_in, anchors_out=R_in),
+            layer(f, data.pos, data.edge_index, anchors=R_in),
         )
         g = groups.haar(1, 9, dtype=torch.float64)[0]
         rotated = layer(
-            f, data.pos @ g.T, data.edge_index, rotate_anchors(R_in, g), anchors_out=rotate_anchors(R_out, g)
+            f,
+            data.pos @ g.T,
+            data.edge_index,
+            anchors=rotate_anchors(R_in, g),
+            anchors_out=rotate_anchors(R_out, g),
         )
         assert relative(rotated, out) < 1e-12
 
 
 def test_float32_and_differentiable_anchors():
     torch.manual_seed(0)
-    layer = GroupConv(4, 4, num_basis=4, kernel_channels=8)
+    layer = GroupConv(4, 4, radial=default_radial(4), radial_hidden=8)
     data = random_molecule(5, seed=2, dtype=torch.float32)
     R = groups.haar(6, 0, dtype=torch.float32).requires_grad_(True)
-    out = layer(torch.randn(5, 6, 4), data.pos, data.edge_index, R)
+    out = layer(torch.randn(5, 6, 4), data.pos, data.edge_index, anchors=R)
     assert out.dtype == torch.float32
     out.square().sum().backward()
     assert R.grad is not None and torch.isfinite(R.grad).all()  # anchors may come from a learned provider
@@ -98,20 +104,27 @@ def test_bad_inputs():
     layer = make_layer()
     data = random_molecule(5, seed=0)
     R = groups.octahedral()
-    with pytest.raises(ValueError, match=r"f must have shape \[N=5, A, in_channels=4\], got \(5, 24, 3\)"):
-        layer(torch.zeros(5, 24, 3, dtype=torch.float64), data.pos, data.edge_index, R)
-    with pytest.raises(ValueError, match="f has 12 anchors .* `anchors` has 24"):
-        layer(torch.zeros(5, 12, 4, dtype=torch.float64), data.pos, data.edge_index, R)
-    with pytest.raises(ValueError, match="orthogonal"):
-        layer(torch.zeros(5, 24, 4, dtype=torch.float64), data.pos, data.edge_index, R * 2)
+    with pytest.raises(ValueError, match=r"x must have shape \[N=5, A, in_channels=4\], got \(5, 24, 3\)"):
+        layer(torch.zeros(5, 24, 3, dtype=torch.float64), data.pos, data.edge_index, anchors=R)
+    with pytest.raises(ValueError, match="x has 12 anchors .* `anchors` has 24"):
+        layer(torch.zeros(5, 12, 4, dtype=torch.float64), data.pos, data.edge_index, anchors=R)
+    # value checks (rotations, edge_index bounds) synchronise: only under gdl.debug()
+    layer(torch.zeros(5, 24, 4, dtype=torch.float64), data.pos, data.edge_index, anchors=R * 2)
+    with gdl.debug(), pytest.raises(ValueError, match="orthogonal"):
+        layer(torch.zeros(5, 24, 4, dtype=torch.float64), data.pos, data.edge_index, anchors=R * 2)
     with pytest.raises(ValueError, match=r"\[A, 3, 3\] rotations for so3 anchors"):
         layer(
-            torch.zeros(5, 6, 4, dtype=torch.float64), data.pos, data.edge_index, groups.octahedron_vertices()
+            torch.zeros(5, 6, 4, dtype=torch.float64),
+            data.pos,
+            data.edge_index,
+            anchors=groups.octahedron_vertices(),
         )
-    with pytest.raises(ValueError, match="edge_index has entries in"):
-        layer(torch.zeros(5, 24, 4, dtype=torch.float64), data.pos, data.edge_index + 3, R)
+    with gdl.debug(), pytest.raises(ValueError, match="edge_index has entries in"):
+        layer(torch.zeros(5, 24, 4, dtype=torch.float64), data.pos, data.edge_index + 3, anchors=R)
     with pytest.raises(ValueError, match="must be >= 1"):
         GroupConv(0, 4)
+    with pytest.raises(ValueError, match="aggr"):
+        GroupConv(4, 4, aggr="mul")
 
 
 def test_inside_a_plain_pyg_model_with_knn_graph():
@@ -120,33 +133,33 @@ def test_inside_a_plain_pyg_model_with_knn_graph():
     class Net(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1 = GroupConv(3, 8, cutoff=3.0)
-            self.conv2 = GroupConv(8, 2, cutoff=3.0)
+            self.conv1 = GroupConv(3, 8, radial=default_radial(8, 3.0))
+            self.conv2 = GroupConv(8, 2, radial=default_radial(8, 3.0))
 
         def forward(self, f, pos, edge_index, anchors):
-            h = torch.relu(self.conv1(f, pos, edge_index, anchors))
-            return self.conv2(h, pos, edge_index, anchors).mean(dim=1)  # pool over anchors: invariant
+            h = torch.relu(self.conv1(f, pos, edge_index, anchors=anchors))
+            return self.conv2(h, pos, edge_index, anchors=anchors).mean(dim=1)  # pool over anchors: invariant
 
     pos = torch.randn(30, 3)
     edge_index = knn_graph(pos, k=6)
     R = groups.octahedral().float()
     f = torch.randn(30, 1, 3).expand(30, 24, 3)  # invariant node features, constant over anchors
     net = Net()
-    out = net(f, pos, edge_index, R)
+    out = net(f, pos, edge_index, anchors=R)
     assert out.shape == (30, 2)
     g = R[5]
-    torch.testing.assert_close(net(f, pos @ g.T, edge_index, R), out, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(net(f, pos @ g.T, edge_index, anchors=R), out, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.slow
 def test_compile_matches_eager():
     torch.manual_seed(0)
-    layer = GroupConv(4, 4, num_basis=4, kernel_channels=8)
+    layer = GroupConv(4, 4, radial=default_radial(4), radial_hidden=8)
     data = random_molecule(6, seed=2, dtype=torch.float32)
     R = groups.octahedral().float()
     f = torch.randn(6, 24, 4)
-    eager = layer(f, data.pos, data.edge_index, R)
-    compiled = torch.compile(layer, dynamic=True)(f, data.pos, data.edge_index, R)
+    eager = layer(f, data.pos, data.edge_index, anchors=R)
+    compiled = torch.compile(layer, dynamic=True)(f, data.pos, data.edge_index, anchors=R)
     torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-4)
 
 
@@ -159,7 +172,7 @@ def test_chunked_recomputed_messages_match_the_stored_ones(chunk):
     stored.edge_chunk, chunked.edge_chunk = None, chunk  # chunk: (edge, anchor) pairs per chunk
     outs, grads = [], []
     for layer in (stored, chunked):
-        out = layer(f, data.pos, data.edge_index, anchors)
+        out = layer(f, data.pos, data.edge_index, anchors=anchors)
         grads.append(torch.autograd.grad(out.pow(2).sum(), [f, *layer.parameters()]))
         outs.append(out)
     torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)

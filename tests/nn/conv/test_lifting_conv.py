@@ -5,6 +5,7 @@ from gdl import groups
 from gdl.dtype import default_dtype
 from gdl.groups import anchor_permutation
 from gdl.nn import LiftingConv
+from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import (
@@ -21,7 +22,9 @@ from ._anchor_layers import (
 def make_layer(vector_channels: int = 0) -> LiftingConv:
     torch.manual_seed(0)
     with default_dtype(torch.float64):
-        return LiftingConv(3, 5, vector_channels=vector_channels, num_basis=4, kernel_channels=8).double()
+        return LiftingConv(
+            3, 5, vector_channels=vector_channels, radial=default_radial(4), radial_hidden=8
+        ).double()
 
 
 def node_features(n: int, anchors: torch.Tensor) -> torch.Tensor:
@@ -35,7 +38,7 @@ def unchanged(x, g, sigma):
 def test_repr_and_reset():
     layer = make_layer(vector_channels=2)
     assert repr(layer) == (
-        "LiftingConv(3, 5, vector_channels=2, num_basis=4, cutoff=5.0, kernel_channels=8, aggr='sum')"
+        "LiftingConv(3, 5, vector_channels=2, num_basis=4, cutoff=5.0, radial_hidden=8, aggr='sum')"
     )
     check_reset_parameters(layer)
 
@@ -54,13 +57,13 @@ def test_vectors_enter_in_each_anchor_frame(make):
     x = node_features(6, G)
     vec = torch.randn(6, 2, 3, dtype=torch.float64)
     with default_dtype(torch.float64):
-        out = layer(x, data.pos, data.edge_index, G, vec=vec)
+        out = layer(x, data.pos, data.edge_index, anchors=G, vec=vec)
         for g in G[1:8]:
             sigma = anchor_permutation(g, G)
-            got = layer(x, data.pos @ g.T, data.edge_index, G, vec=vec @ g.T)
+            got = layer(x, data.pos @ g.T, data.edge_index, anchors=G, vec=vec @ g.T)
             assert relative(got, out[:, sigma]) < 1e-12
         # the vectors matter
-        assert relative(layer(x, data.pos, data.edge_index, G, vec=2 * vec), out) > 1e-3
+        assert relative(layer(x, data.pos, data.edge_index, anchors=G, vec=2 * vec), out) > 1e-3
 
 
 def test_invariant_under_joint_rotation_of_input_and_anchors():
@@ -85,30 +88,32 @@ def test_bad_inputs():
     R = groups.octahedral()
     x = torch.zeros(4, 3, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"x must have shape \[N, 3\]"):
-        make_layer()(torch.zeros(4, 2, dtype=torch.float64), data.pos, data.edge_index, R)
+        make_layer()(torch.zeros(4, 2, dtype=torch.float64), data.pos, data.edge_index, anchors=R)
     with pytest.raises(ValueError, match="pass vec"):
-        make_layer(vector_channels=1)(x, data.pos, data.edge_index, R)
+        make_layer(vector_channels=1)(x, data.pos, data.edge_index, anchors=R)
     with pytest.raises(ValueError, match=r"vec must have shape \[4, 1, 3\]"):
         make_layer(vector_channels=1)(
-            x, data.pos, data.edge_index, R, vec=torch.zeros(4, 3, dtype=torch.float64)
+            x, data.pos, data.edge_index, anchors=R, vec=torch.zeros(4, 3, dtype=torch.float64)
         )
     with pytest.raises(ValueError, match="vector_channels=0 but got vec"):
-        make_layer()(x, data.pos, data.edge_index, R, vec=torch.zeros(4, 1, 3, dtype=torch.float64))
+        make_layer()(x, data.pos, data.edge_index, anchors=R, vec=torch.zeros(4, 1, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="empty"):
-        make_layer()(x, data.pos, data.edge_index, torch.zeros(0, 3, 3, dtype=torch.float64))
+        make_layer()(x, data.pos, data.edge_index, anchors=torch.zeros(0, 3, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="invalid sizes"):
         LiftingConv(3, 5, vector_channels=-1)
+    with pytest.raises(TypeError, match="RadialEmbedding"):
+        LiftingConv(3, 5, radial=torch.nn.Identity())
 
 
 @pytest.mark.slow
 def test_compile_matches_eager():
     torch.manual_seed(0)
-    layer = LiftingConv(3, 4, vector_channels=1, num_basis=4, kernel_channels=8)
+    layer = LiftingConv(3, 4, vector_channels=1, radial=default_radial(4), radial_hidden=8)
     data = random_molecule(6, seed=2, dtype=torch.float32)
     R = groups.octahedral().float()
     x, vec = torch.randn(6, 3), torch.randn(6, 1, 3)
-    eager = layer(x, data.pos, data.edge_index, R, vec=vec)
-    compiled = torch.compile(layer, dynamic=True)(x, data.pos, data.edge_index, R, vec=vec)
+    eager = layer(x, data.pos, data.edge_index, anchors=R, vec=vec)
+    compiled = torch.compile(layer, dynamic=True)(x, data.pos, data.edge_index, anchors=R, vec=vec)
     torch.testing.assert_close(compiled, eager, atol=1e-5, rtol=1e-4)
 
 
@@ -121,7 +126,7 @@ def test_chunked_recomputed_messages_match_the_stored_ones(chunk):
     stored.edge_chunk, chunked.edge_chunk = None, chunk
     outs, grads = [], []
     for layer in (stored, chunked):
-        out = layer(x, data.pos, data.edge_index, anchors)
+        out = layer(x, data.pos, data.edge_index, anchors=anchors)
         grads.append(torch.autograd.grad(out.pow(2).sum(), [x, *layer.parameters()]))
         outs.append(out)
     torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)

@@ -4,6 +4,7 @@ import torch
 from gdl import groups
 from gdl.dtype import default_dtype
 from gdl.nn import GroupConv, RelaxedGroupConv
+from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import (
@@ -21,8 +22,9 @@ G = groups.octahedral()
 def make_layer(c_in: int = 4, c_out: int = 5, num_kernels: int = 2, relax: float = 0.0) -> RelaxedGroupConv:
     torch.manual_seed(0)
     with default_dtype(torch.float64):
-        layer = RelaxedGroupConv(c_in, c_out, num_anchors=24, num_kernels=num_kernels, num_basis=4,
-                                 kernel_channels=8).double()
+        layer = RelaxedGroupConv(
+            c_in, c_out, num_anchors=24, num_kernels=num_kernels, radial=default_radial(4), radial_hidden=8
+        ).double()
     if relax:
         with torch.no_grad():
             layer.relaxed_weights.add_(relax * torch.randn(24, num_kernels, dtype=torch.float64))
@@ -41,7 +43,7 @@ def permute(f, g, sigma):
 def test_repr_and_reset():
     layer = make_layer(relax=0.5)
     assert repr(layer) == (
-        "RelaxedGroupConv(4, 5, num_anchors=24, num_kernels=2, num_basis=4, cutoff=5.0, kernel_channels=8, "
+        "RelaxedGroupConv(4, 5, num_anchors=24, num_kernels=2, num_basis=4, cutoff=5.0, radial_hidden=8, "
         "aggr='sum')"
     )
     assert layer.relaxation_norm() > 0
@@ -66,10 +68,10 @@ def test_relaxation_breaks_the_anchor_permutation_in_proportion():
     for relax in (1e-4, 1e-3, 1e-2):
         layer = make_layer(relax=relax)
         with default_dtype(torch.float64):
-            out = layer(f, data.pos, data.edge_index, G)
+            out = layer(f, data.pos, data.edge_index, anchors=G)
             g = G[5]
             sigma = groups.anchor_permutation(g, G)
-            got = layer(f[:, sigma], data.pos @ g.T, data.edge_index, G)
+            got = layer(f[:, sigma], data.pos @ g.T, data.edge_index, anchors=G)
         errs.append(relative(got, out[:, sigma]))
     assert errs[0] > 1e-7
     # linear in the relaxation for small relaxations: a factor 10 per step (within 20 %)
@@ -79,13 +81,29 @@ def test_relaxation_breaks_the_anchor_permutation_in_proportion():
 def test_from_conv_computes_the_same_function():
     torch.manual_seed(1)
     with default_dtype(torch.float64):
-        conv = GroupConv(4, 5, num_basis=4, kernel_channels=8).double()
+        conv = GroupConv(4, 5, radial=default_radial(4), radial_hidden=8).double()
         relaxed = RelaxedGroupConv.from_conv(conv, num_anchors=24, num_kernels=3)
         data = random_molecule(6, seed=1)
         f = features(6, G)
-        ref = conv(f, data.pos, data.edge_index, G)
-        torch.testing.assert_close(relaxed(f, data.pos, data.edge_index, G), ref)
+        ref = conv(f, data.pos, data.edge_index, anchors=G)
+        torch.testing.assert_close(relaxed(f, data.pos, data.edge_index, anchors=G), ref)
     assert relaxed.relaxed_weights.dtype == torch.float64
+
+
+def test_from_conv_keeps_edge_chunk_radial_and_aggr():
+    # from_conv used to drop edge_chunk (the relaxed layer fell back to the default chunk size)
+    with default_dtype(torch.float64):
+        for chunk, aggr in ((7, "sum"), (None, "sum"), (65536, "mean")):
+            radial = default_radial(4, 3.0)
+            conv = GroupConv(4, 5, radial=radial, radial_hidden=8, edge_chunk=chunk, aggr=aggr)
+            relaxed = RelaxedGroupConv.from_conv(conv, num_anchors=24)
+            assert relaxed.edge_chunk == chunk and relaxed.aggr == aggr
+            assert (relaxed.num_basis, relaxed.cutoff, relaxed.radial_hidden) == (4, 3.0, 8)
+            assert relaxed.radial is not conv.radial  # a copy: a trainable basis is not shared
+            data = random_molecule(6, seed=2)
+            f = features(6, G)
+            ref = conv(f, data.pos, data.edge_index, anchors=G)
+            torch.testing.assert_close(relaxed(f, data.pos, data.edge_index, anchors=G), ref)
 
 
 def test_penalty_and_gradients():
@@ -98,7 +116,7 @@ def test_penalty_and_gradients():
     assert float(pairwise) == pytest.approx(2 * 24 * penalty, rel=1e-10)
     data = random_molecule(5, seed=2)
     layer0 = make_layer()
-    layer0(features(5, G), data.pos, data.edge_index, G).square().sum().backward()
+    layer0(features(5, G), data.pos, data.edge_index, anchors=G).square().sum().backward()
     # at zero relaxation the extra kernels' weights still get gradients (the relaxation can grow)
     assert layer0.relaxed_weights.grad[:, 1].abs().max() > 0
 
@@ -115,6 +133,6 @@ def test_bad_inputs():
     data = random_molecule(5, seed=0)
     R = groups.tetrahedral()
     with pytest.raises(ValueError, match="built for 24 input anchors .* got 12"):
-        layer(torch.zeros(5, 12, 4, dtype=torch.float64), data.pos, data.edge_index, R)
+        layer(torch.zeros(5, 12, 4, dtype=torch.float64), data.pos, data.edge_index, anchors=R)
     with pytest.raises(ValueError, match="num_anchors >= 1 and num_kernels >= 1"):
         RelaxedGroupConv(4, 4, num_anchors=24, num_kernels=0)

@@ -3,6 +3,7 @@ import torch
 from gdl import groups
 from gdl.dtype import default_dtype
 from gdl.nn import RelaxedSphereGroupConv, SphereGroupConv
+from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import check_exact_permutation, relative
@@ -14,7 +15,9 @@ G = groups.icosahedral()
 def make_layer(relax: float = 0.0) -> RelaxedSphereGroupConv:
     torch.manual_seed(0)
     with default_dtype(torch.float64):
-        layer = RelaxedSphereGroupConv(4, 5, num_anchors=12, num_basis=4, kernel_channels=8).double()
+        layer = RelaxedSphereGroupConv(
+            4, 5, num_anchors=12, radial=default_radial(4), radial_hidden=8
+        ).double()
     with torch.no_grad():
         layer.relaxed_weights.add_(relax * torch.randn(12, 2, dtype=torch.float64))
     return layer
@@ -42,19 +45,19 @@ def test_exact_at_zero_relaxation_and_not_when_relaxed():
     data = random_molecule(7, seed=3)
     f = features(7, O)
     with default_dtype(torch.float64):
-        out = layer(f, data.pos, data.edge_index, O)
+        out = layer(f, data.pos, data.edge_index, anchors=O)
         g = G[7]
         sigma = groups.anchor_permutation(g, O)
-        got = layer(f[:, sigma], data.pos @ g.T, data.edge_index, O)
+        got = layer(f[:, sigma], data.pos @ g.T, data.edge_index, anchors=O)
     assert relative(got, out[:, sigma]) > 1e-4
 
 
 def test_from_sphere_conv():
     torch.manual_seed(2)
     with default_dtype(torch.float64):
-        conv = SphereGroupConv(4, 5, num_basis=4, kernel_channels=8).double()
+        conv = SphereGroupConv(4, 5, radial=default_radial(4), radial_hidden=8).double()
         relaxed = RelaxedSphereGroupConv.from_conv(conv, num_anchors=12)
         data = random_molecule(6, seed=1)
         f = features(6, O)
-        ref = conv(f, data.pos, data.edge_index, O)
-        torch.testing.assert_close(relaxed(f, data.pos, data.edge_index, O), ref)
+        ref = conv(f, data.pos, data.edge_index, anchors=O)
+        torch.testing.assert_close(relaxed(f, data.pos, data.edge_index, anchors=O), ref)

@@ -5,6 +5,7 @@ from gdl import groups
 from gdl.dtype import default_dtype
 from gdl.groups import anchor_permutation
 from gdl.nn import SphereLiftingConv
+from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import (
@@ -21,7 +22,7 @@ def make_layer(vector_channels: int = 0) -> SphereLiftingConv:
     torch.manual_seed(0)
     with default_dtype(torch.float64):
         return SphereLiftingConv(
-            3, 5, vector_channels=vector_channels, num_basis=4, kernel_channels=8
+            3, 5, vector_channels=vector_channels, radial=default_radial(4), radial_hidden=8
         ).double()
 
 
@@ -51,10 +52,10 @@ def test_vectors_enter_through_their_invariants_with_each_orientation():
     x = node_features(6, o)
     vec = torch.randn(6, 2, 3, dtype=torch.float64)
     with default_dtype(torch.float64):
-        out = layer(x, data.pos, data.edge_index, o, vec=vec)
+        out = layer(x, data.pos, data.edge_index, anchors=o, vec=vec)
         for g in G[1:8]:
             sigma = anchor_permutation(g, o)
-            got = layer(x, data.pos @ g.T, data.edge_index, o, vec=vec @ g.T)
+            got = layer(x, data.pos @ g.T, data.edge_index, anchors=o, vec=vec @ g.T)
             assert relative(got, out[:, sigma]) < 1e-12
 
 
@@ -69,4 +70,4 @@ def test_invariance_translation_permutation_edge_vec_gradcheck():
 def test_bad_anchors():
     data = random_molecule(4, seed=0)
     with pytest.raises(ValueError, match=r"\[A, 3\] unit vectors for sphere anchors"):
-        make_layer()(node_features(4, None), data.pos, data.edge_index, groups.octahedral())
+        make_layer()(node_features(4, None), data.pos, data.edge_index, anchors=groups.octahedral())
