@@ -90,8 +90,14 @@ class NodeInputs:
 
     def check(self, data: Any, model: str = "model", *, values: bool | None = True) -> None:
         """Each vector input is present as a floating ``[N, 3]`` tensor (and finite, when values
-        are checked: by default, since models call this once per forward)."""
+        are checked: by default, since models call this once per forward); atom types ``z``, when
+        present and ``num_types > 0``, lie in ``[0, num_types)`` (values checked)."""
         n = data.pos.shape[0]
+        z = getattr(data, "z", None) if self.num_types > 0 else None
+        if _values(values) and isinstance(z, torch.Tensor) and z.numel():
+            lo, hi = int(z.min()), int(z.max())
+            if lo < 0 or hi >= self.num_types:
+                raise ValueError(f"{model}: z has values in [{lo}, {hi}], outside [0, {self.num_types})")
         for k in self.vector_inputs:
             v = getattr(data, k, None)
             if v is None:

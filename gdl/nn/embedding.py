@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._checks import _values
+
 __all__ = ["NodeEmbedding"]
 
 
@@ -61,8 +63,9 @@ class NodeEmbedding(nn.Module):
                 raise ValueError(
                     f"z must be an integer tensor of shape [{num_nodes}], got {tuple(z.shape)} {z.dtype}"
                 )
+            # a value check (host synchronisation): under gdl.debug(); models check z in validate
             if (
-                not torch.compiler.is_compiling()
+                _values(None)
                 and z.numel()
                 and (int(z.min()) < 0 or int(z.max()) >= self.num_types)
             ):

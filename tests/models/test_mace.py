@@ -53,16 +53,10 @@ class MACETests(ModelTestMixin):
 
 
 class TestMACE(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     """Scalar features; the last layer emits the targets' 1o and 2e."""
 
 
 class TestMACECorrelation3Features1(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     correlation = 3
     hidden_l_max = 1
     l_max = 1
@@ -79,16 +73,10 @@ class TestMACECorrelation3Features1(MACETests):
 
 
 class TestMACECorrelation1(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     correlation = 1
 
 
 class TestMACESO3(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     parity = False
     group = "SO3"
 
@@ -123,9 +111,7 @@ def test_nbody_inputs_without_types():
             [Target("displacement", "1o", "node")],
             hidden_channels=4,
             num_layers=2,
-            num_types=0,
-            in_channels=1,
-            vector_inputs=("vel",),
+            inputs={"num_types": 0, "in_channels": 1, "vector_inputs": ["vel"]},
             l_max=1,
             correlation=3,
         )
