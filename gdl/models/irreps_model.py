@@ -46,7 +46,7 @@ class IrrepsModel(GDLModel):
        ``reduce`` for graph-level targets.
 
     **How the many knobs are grouped** (the same for the whole irreps family). The constructor
-    takes the core every gdl model shares (``targets, inputs, hidden_channels, num_layers, cutoff,
+    takes the core every gdl model shares (``targets, hidden_channels, num_layers, inputs, cutoff,
     reduce``), the degree ``l_max`` that every irreps model has, and ``**kwargs`` — as PyG's
     ``BasicGNN(**kwargs)`` forwards layer options. A keyword is either
 
@@ -63,10 +63,10 @@ class IrrepsModel(GDLModel):
 
     Args:
         targets: typed targets (:func:`gdl.keys.as_targets`).
-        inputs: the node inputs (:class:`~gdl.models.NodeInputs` or a mapping with its keys; the
-            config's ``inputs:`` block). Default ``None``: ``NodeInputs()`` (10 atom types).
         hidden_channels: channels per irrep.
         num_layers: number of layers, ``>= 1`` (the readout reads the last layer's irreps).
+        inputs: the node inputs (:class:`~gdl.models.NodeInputs` or a mapping with its keys; the
+            config's ``inputs:`` block). Default ``None``: ``NodeInputs()`` (10 atom types).
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree of the spherical harmonics (and, in TFN and the SE(3)-Transformer, of
@@ -82,9 +82,9 @@ class IrrepsModel(GDLModel):
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
-        inputs: NodeInputs | Mapping[str, Any] | None = None,
         hidden_channels: int = 32,
         num_layers: int = 3,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
         reduce: str = "sum",
         l_max: int = 2,

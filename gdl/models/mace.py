@@ -43,11 +43,11 @@ class MACE(IrrepsModel):
     Args:
         targets: typed targets (:func:`gdl.keys.as_targets`); graph or node level, any irreps the
             last layer's product basis reaches.
+        hidden_channels: channels per irrep (also the channels of the atomic basis). Default ``32``.
+        num_layers: number of :class:`~gdl.nn.MACEConv` layers (``>= 1``). Default ``2``.
         inputs: node inputs (:class:`~gdl.models.NodeInputs`; with ``num_types > 0`` the contraction
             weights are learned per atom type, with ``0`` they are shared). Default ``None``: 10
             atom types.
-        hidden_channels: channels per irrep (also the channels of the atomic basis). Default ``32``.
-        num_layers: number of :class:`~gdl.nn.MACEConv` layers (``>= 1``). Default ``2``.
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: message order: largest degree of the spherical harmonics and the atomic basis, in
@@ -79,15 +79,15 @@ class MACE(IrrepsModel):
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
-        inputs: NodeInputs | Mapping[str, Any] | None = None,
         hidden_channels: int = 32,
         num_layers: int = 2,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
         reduce: str = "sum",
         l_max: int = 2,
         **kwargs: Any,
     ):
-        super().__init__(targets, inputs, hidden_channels, num_layers, cutoff, reduce, l_max, **kwargs)
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce, l_max, **kwargs)
 
     def check_options(self) -> None:
         c = self.correlation

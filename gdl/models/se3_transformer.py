@@ -37,9 +37,9 @@ class SE3Transformer(IrrepsModel):
 
     Args:
         targets: typed targets (:func:`gdl.keys.as_targets`).
-        inputs: node inputs (:class:`~gdl.models.NodeInputs`). Default ``None``: 10 atom types.
         hidden_channels: channels per irrep; divisible by ``num_heads``. Default ``16``.
         num_layers: number of attention blocks (``>= 1``). Default ``4``.
+        inputs: node inputs (:class:`~gdl.models.NodeInputs`). Default ``None``: 10 atom types.
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree, in ``{0, 1, 2, 3}``. Default ``2``.
@@ -61,15 +61,15 @@ class SE3Transformer(IrrepsModel):
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
-        inputs: NodeInputs | Mapping[str, Any] | None = None,
         hidden_channels: int = 16,
         num_layers: int = 4,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
         reduce: str = "sum",
         l_max: int = 2,
         **kwargs: Any,
     ):
-        super().__init__(targets, inputs, hidden_channels, num_layers, cutoff, reduce, l_max, **kwargs)
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce, l_max, **kwargs)
 
     def check_options(self) -> None:
         if self.num_heads < 1 or self.hidden_channels % self.num_heads:

@@ -40,11 +40,11 @@ class TFN(IrrepsModel):
     Args:
         targets: typed targets (:func:`gdl.keys.as_targets`); graph or node level, any irreps the
             features contain (``0e``, ``1o``, ``2e`` for ``l_max >= 2``, ...).
+        hidden_channels: channels per irrep. Default ``32``.
+        num_layers: number of :class:`TFNConv` layers (``>= 1``). Default ``3``.
         inputs: node inputs (:class:`~gdl.models.NodeInputs`: ``num_types``, ``in_channels``,
             ``vector_inputs``; ``1o`` vector inputs such as ``("vel",)`` enter as features).
             Default ``None``: 10 atom types.
-        hidden_channels: channels per irrep. Default ``32``.
-        num_layers: number of :class:`TFNConv` layers (``>= 1``). Default ``3``.
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree of features and spherical harmonics, in ``{0, 1, 2, 3}``. Default ``2``.
@@ -74,15 +74,15 @@ class TFN(IrrepsModel):
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
-        inputs: NodeInputs | Mapping[str, Any] | None = None,
         hidden_channels: int = 32,
         num_layers: int = 3,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
         reduce: str = "sum",
         l_max: int = 2,
         **kwargs: Any,
     ):
-        super().__init__(targets, inputs, hidden_channels, num_layers, cutoff, reduce, l_max, **kwargs)
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce, l_max, **kwargs)
         self.residuals = nn.ModuleList(
             ResidualBlocks(layer.irreps_in, layer.irreps_out) for layer in self.layers
         )

@@ -90,7 +90,7 @@ def test_orders_are_set_apart():
     # features up to l = 1 (natural parity, as in MACE)
     model = MACE(["homo"], hidden_channels=4, num_layers=2, l_max=2, correlation=2, hidden_l_max=1)
     assert [str(layer.irreps_out) for layer in model.layers] == ["4x0e+4x1o", "4x0e+4x1o"]
-    assert "correlation=2, hidden_l_max=1" in repr(model)
+    assert "correlation=2" in repr(model) and "hidden_l_max=1" in repr(model)
 
 
 def test_correlation_1_with_scalar_features_reads_only_the_scalar_atomic_basis():
