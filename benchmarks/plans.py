@@ -331,13 +331,14 @@ class Plan:
         """The spec (no atom types: galaxies have none) and a description of ``model`` for scaling."""
         w = self.scaling_widths
         common = {"num_layers": 2, "num_types": 0}
+        irreps = {"num_layers": 2, "inputs": {"num_types": 0}}  # the irreps models take NodeInputs
         spec = {
             "EGNN": _gdl("EGNN", hidden_channels=w["scalar"], **common),
             "InvariantNet": _gdl("InvariantNet", hidden_channels=w["scalar"], **common),
             "PlainNet": _gdl("PlainNet", hidden_channels=w["scalar"], **common),
-            "TFN": _gdl("TFN", hidden_channels=w["tfn"], l_max=1, **common),
+            "TFN": _gdl("TFN", hidden_channels=w["tfn"], l_max=1, **irreps),
             "SE3Transformer": _gdl(
-                "SE3Transformer", hidden_channels=w["se3"], l_max=1, num_heads=2, **common
+                "SE3Transformer", hidden_channels=w["se3"], l_max=1, num_heads=2, **irreps
             ),
             "GroupConvNet": _gdl(
                 "GroupConvNet", hidden_channels=w["regular"], anchors="tetrahedral", **common

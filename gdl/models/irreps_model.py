@@ -1,24 +1,23 @@
-r"""What the irreps-route models (:class:`~gdl.models.TFN`, :class:`~gdl.models.SE3Transformer`) share:
-typed node inputs, spherical harmonics and radial embedding computed once per forward pass, and
-the typed readout."""
+r"""What the irreps-route models (:class:`~gdl.models.TFN`, :class:`~gdl.models.SE3Transformer`,
+:class:`~gdl.models.MACE`) share: one constructor core, typed node inputs, spherical harmonics and
+radial embedding computed once per forward pass, and the typed readout."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import torch
 from e3nn import o3
 from torch import nn
 
-from ..keys import FIELDS, TargetLike
-from ..nn.embedding import NodeEmbedding
+from ..keys import TargetLike
 from ..nn.geometry import edge_vectors
 from ..nn.irreps import check_irreps_chain, so3_label, spherical_harmonics_irreps
 from ..nn.irreps_readout import REDUCTIONS, IrrepsReadout
-from ..nn.radial import node_pairs
 from ..nn.spherical_edge_embedding import SphericalEdgeEmbedding, default_radial
 from .base import GDLModel
+from .inputs import NodeInputs, check_model_core
 
 __all__ = ["IrrepsModel"]
 
@@ -27,80 +26,103 @@ L_MAX_RANGE = (0, 1, 2, 3)
 
 
 class IrrepsModel(GDLModel):
-    r"""Base of the irreps-route models. Subclasses build ``self.layers`` (via :meth:`build_layers`)
-    and may override :meth:`interact`; everything else is shared:
+    r"""Base of the irreps-route models: the constructor core, written once. Subclasses set their
+    defaults in their signature, declare their options (:attr:`model_options`,
+    :attr:`layer_options`), build ``self.layers`` in :meth:`build_layers` and may override
+    :meth:`interact`; everything else is shared:
 
-    1. node inputs: invariant embedding of ``z``/``x`` (``hidden_channels x 0e``) followed by the
-       ``vector_inputs`` fields as ``1o`` (``[N, 3]`` each);
-    2. edge attributes computed once: spherical harmonics up to ``l_max`` and a Bessel radial basis
-       with a polynomial cutoff at ``cutoff``, handed to every layer; the radial part once per node
-       pair (:func:`gdl.nn.radial.node_pairs`: both directions of an edge have the same length, so
-       the layers' radial MLPs also run once per pair);
-    3. the layers; the last one emits only the irreps the readout consumes (:attr:`readout_irreps`,
-       from the typed targets: ``0e`` for energies, ``0e + 1o`` for an energy and a dipole, ...), so
-       the paths that would produce features nobody reads are never computed. On fixed weights the
-       outputs equal those of the same model with a full last layer (``prune_last_layer=False``);
+    1. node inputs (``inputs``, a :class:`~gdl.models.NodeInputs`): the invariant embedding of
+       ``z``/``x`` (``hidden_channels x 0e``) followed by the ``vector_inputs`` fields as ``1o``
+       (``[N, 3]`` each);
+    2. edge attributes computed once per forward pass: spherical harmonics up to ``l_max`` and a
+       Bessel radial basis with a polynomial cutoff at ``cutoff`` (one ``radial`` module injected
+       into every layer), handed to every layer as ``edge_sh=`` / ``edge_radial=``;
+    3. the layers; in TFN and the SE(3)-Transformer the last one emits only the irreps the readout
+       consumes (:attr:`readout_irreps`, from the typed targets: ``0e`` for energies, ``0e + 1o``
+       for an energy and a dipole, ...), so the paths that would produce features nobody reads are
+       never computed. On fixed weights the outputs equal those of the same model with a full last
+       layer (``prune_last_layer=False``);
     4. the readout (:class:`gdl.nn.IrrepsReadout`): an equivariant linear map per target, pooled with
        ``reduce`` for graph-level targets.
 
-    Args: see the subclasses; the first eight are the core shared by every gdl model.
-    ``prune_last_layer`` (default ``True``) and ``tp_backend`` (default ``"e3nn"``, the tensor
-    product + scatter unit :class:`gdl.nn.edge_tensor_product.EdgeTensorProduct`) are the last two.
+    **How the many knobs are grouped** (the same for the whole irreps family). The constructor
+    takes the core every gdl model shares (``targets, hidden_channels, num_layers, inputs, cutoff,
+    reduce``), the degree ``l_max`` that every irreps model has, and ``**kwargs`` — as PyG's
+    ``BasicGNN(**kwargs)`` forwards layer options. A keyword is either
+
+    * a **model option** (:attr:`model_options`: ``parity`` everywhere, ``prune_last_layer`` in TFN
+      and the SE(3)-Transformer, ``hidden_l_max`` in MACE), read by the model itself; or
+    * a **layer option** (:attr:`layer_options`: e.g. ``avg_num_neighbors``, ``tp_backend``,
+      ``radial_hidden``, ``num_heads``, ``correlation``, ``gate``), forwarded unchanged to every
+      layer's constructor, with the model's default where it differs from the layer's.
+
+    Each option is stored as an attribute of the same name (``model.avg_num_neighbors``) and
+    ``layer_kwargs`` holds the layer options. Any other keyword stops with an error naming it. The
+    Hydra configs keep the same flat keys (``model.correlation``, ``model.avg_num_neighbors``), so
+    combos and ablation presets set them as before.
+
+    Args:
+        targets: typed targets (:func:`gdl.keys.as_targets`).
+        hidden_channels: channels per irrep.
+        num_layers: number of layers, ``>= 1`` (the readout reads the last layer's irreps).
+        inputs: the node inputs (:class:`~gdl.models.NodeInputs` or a mapping with its keys; the
+            config's ``inputs:`` block). Default ``None``: ``NodeInputs()`` (10 atom types).
+        cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
+        reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
+        l_max: largest degree of the spherical harmonics (and, in TFN and the SE(3)-Transformer, of
+            the features), in ``{0, 1, 2, 3}``. Default ``2``.
+        **kwargs: model and layer options (above; each subclass lists its own).
     """
+
+    #: options the model reads itself, with their defaults
+    model_options: ClassVar[dict[str, Any]] = {"parity": True}
+    #: options forwarded to every layer, with the model's defaults
+    layer_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
-        hidden_channels: int,
-        num_layers: int,
-        num_types: int = 10,
-        in_channels: int = 0,
+        hidden_channels: int = 32,
+        num_layers: int = 3,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         l_max: int = 2,
-        parity: bool = True,
-        prune_last_layer: bool = True,
-        tp_backend: str = "e3nn",
+        **kwargs: Any,
     ):
         super().__init__(targets)
         name = type(self).__name__
+        known = {**self.model_options, **self.layer_options}
+        unknown = sorted(set(kwargs) - set(known))
+        if unknown:
+            raise TypeError(f"{name}: unknown option(s) {unknown}; the options of {name} are {sorted(known)}")
+        options = {**known, **kwargs}
+        for k, v in options.items():
+            setattr(self, k, v)
+        #: the layer options, forwarded to every layer's constructor
+        self.layer_kwargs: dict[str, Any] = {k: options[k] for k in self.layer_options}
+        self.inputs = NodeInputs.of(inputs)
+        check_model_core(name, hidden_channels, num_layers, cutoff, reduce, min_layers=1, reduces=REDUCTIONS)
         if l_max not in L_MAX_RANGE or isinstance(l_max, bool):
             raise ValueError(f"{name}: l_max must be one of {L_MAX_RANGE}, got {l_max!r}")
-        if hidden_channels < 1 or num_layers < 1:
-            raise ValueError(
-                f"{name}: need hidden_channels >= 1 and num_layers >= 1, got {hidden_channels}, {num_layers}"
-            )
-        if reduce not in REDUCTIONS:
-            raise ValueError(f"{name}: reduce must be one of {REDUCTIONS}, got {reduce!r}")
-        if isinstance(vector_inputs, str):
-            vector_inputs = (vector_inputs,)
-        self.vector_inputs = tuple(vector_inputs)
         if self.vector_inputs and l_max == 0:
             raise ValueError(
                 f"{name}: vector_inputs {list(self.vector_inputs)} need l_max >= 1 "
                 "(l_max=0 keeps only scalars)"
             )
-        for v in self.vector_inputs:
-            info = FIELDS.get(v)
-            if info is not None and (info.level != "node" or info.rep != "1o" or info.shape != "[N, 3]"):
-                raise ValueError(
-                    f"{name}: vector input {v!r} is registered as {info.level} {info.rep} {info.shape}, "
-                    "not node 1o [N, 3]"
-                )
+        parity = bool(self.parity)
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
         self.l_max, self.parity, self.cutoff, self.reduce = l_max, parity, float(cutoff), reduce
-        self.prune_last_layer, self.tp_backend = bool(prune_last_layer), tp_backend
+        self.check_options()
         #: the irreps the readout reads off the features (SO(3) labels with ``parity=False``)
         self.readout_irreps: frozenset[o3.Irrep] = frozenset(
             ir for t in self.targets for _, ir in (t.irreps if parity else so3_label(t.irreps))
         )
 
-        self.embedding = NodeEmbedding(hidden_channels, num_types, in_channels)
-        self.num_types, self.in_channels = num_types, in_channels
+        self.embedding = self.inputs.embedding(hidden_channels)
         vec = "1o" if parity else "1e"
         self.irreps_input = o3.Irreps(f"{hidden_channels}x0e") + (
-            o3.Irreps(f"{len(self.vector_inputs)}x{vec}") if self.vector_inputs else o3.Irreps("")
+            o3.Irreps(f"{self.inputs.num_vectors}x{vec}") if self.vector_inputs else o3.Irreps("")
         )
         self.radial = default_radial(cutoff)
         self.edge_embedding = SphericalEdgeEmbedding(spherical_harmonics_irreps(l_max, parity), self.radial)
@@ -110,73 +132,89 @@ class IrrepsModel(GDLModel):
         self.irreps_full_features: o3.Irreps | None = None
         self.layers = nn.ModuleList(self.build_layers())
         check_irreps_chain(list(self.layers))
-        self.irreps_features = self.layers[-1].irreps_out if len(self.layers) else self.irreps_input
+        self.irreps_features = self.layers[-1].irreps_out
         full = self.irreps_full_features if self.irreps_full_features is not None else self.irreps_features
         self.check_targets(IrrepsReadout.supported_irreps(full, parity))
         self.readout = IrrepsReadout(self.irreps_features, self.targets, reduce, parity)
 
+    # read-only views of the node inputs (strategies and the symmetry code read them)
+    @property
+    def vector_inputs(self) -> tuple[str, ...]:
+        return self.inputs.vector_inputs
+
+    @property
+    def num_types(self) -> int:
+        return self.inputs.num_types
+
+    @property
+    def in_channels(self) -> int:
+        return self.inputs.in_channels
+
+    def check_options(self) -> None:
+        """Validate the model's options (set as attributes) before the layers are built; the layers
+        validate theirs."""
+
     def build_layers(self) -> list[nn.Module]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        """Re-draw every weight: embedding, layers and readout."""
+        self.embedding.reset_parameters()
+        for layer in self.layers:
+            layer.reset_parameters()
+        self.readout.reset_parameters()
 
     def last_layer_irreps(self, irreps_full: o3.Irreps) -> o3.Irreps:
         """The output irreps of the last layer: the blocks of ``irreps_full`` (what it could emit)
         that the readout reads, or all of them with ``prune_last_layer=False``. When no block would be
         left (a target the layer cannot reach: ``check_targets`` then raises) the full irreps are kept."""
         self.irreps_full_features = irreps_full
-        if not self.prune_last_layer:
+        if not getattr(self, "prune_last_layer", False):
             return irreps_full
         kept = o3.Irreps([(mul, ir) for mul, ir in irreps_full if ir in self.readout_irreps])
         return kept if kept.dim else irreps_full
 
     def node_inputs(self, data: Any) -> torch.Tensor:
-        """``[N, irreps_input.dim]``: the invariant embedding, then each vector input."""
+        """``[N, irreps_input.dim]``: the invariant embedding, then each vector input (checked in
+        ``validate``)."""
         n = data.pos.shape[0]
         z = getattr(data, "z", None) if self.num_types > 0 else None
         x = getattr(data, "x", None) if self.in_channels > 0 else None
-        parts = [self.embedding(n, z, x)]
-        for v in self.vector_inputs:
-            value = getattr(data, v, None)
-            if value is None:
-                raise ValueError(f"{type(self).__name__} needs the vector input `{v}` [N, 3] in the batch")
-            if value.dim() != 2 or value.shape[0] != n or value.shape[1] != 3:
-                raise ValueError(f"vector input `{v}` must have shape [{n}, 3], got {tuple(value.shape)}")
-            parts.append(value.to(parts[0].dtype))
-        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+        h = self.embedding(n, z, x)
+        vectors = self.inputs.vectors(data)  # [N, V, 3] or None
+        if vectors is None:
+            return h
+        return torch.cat([h, vectors.to(h.dtype).reshape(n, -1)], dim=-1)
+
+    def layer_inputs(self, data: Any) -> dict[str, torch.Tensor]:
+        """Per-node keyword inputs of every layer besides the shared edge attributes (MACE: the
+        node types)."""
+        return {}
 
     def interact(
-        self,
-        h: torch.Tensor,
-        pos: torch.Tensor,
-        edge_index: torch.Tensor,
-        edge_sh: torch.Tensor,
-        edge_radial: torch.Tensor,
-        pair_index: torch.Tensor | None = None,
+        self, h: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor, **edge: Any
     ) -> torch.Tensor:
-        """Run the layers; ``edge_sh``/``edge_radial`` are shared by all of them (``edge_radial`` per
-        node pair when ``pair_index`` is given)."""
+        """Run the layers; ``edge`` (``edge_sh``, ``edge_radial`` and :meth:`layer_inputs`) is
+        shared by all of them."""
         for layer in self.layers:
-            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
+            h = layer(h, pos, edge_index, **edge)
         return h
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)
         pos, edge_index = data.pos, data.edge_index
         h = self.node_inputs(data)
-        given = getattr(data, "edge_vec", None)
-        edge_vec = edge_vectors(pos, edge_index, given)
-        # the radial part depends only on the length: once per node pair (both directions share it)
-        first, pair_index = node_pairs(edge_index, pos.shape[0], given is None)
-        # (both through SphericalEdgeEmbedding.forward, whatever it does at zero-length edges; the
-        # unused halves are cheap next to the layers)
+        edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
         edge_sh, edge_radial = self.edge_embedding(edge_vec)
-        if first is not None:
-            _, edge_radial = self.edge_embedding(edge_vec.index_select(0, first))
-        h = self.interact(h, pos, edge_index, edge_sh, edge_radial, pair_index)
+        h = self.interact(
+            h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, **self.layer_inputs(data)
+        )
         return self.readout(h, self.batch_vector(data), self.num_graphs(data))
 
     def extra_repr(self) -> str:
+        opts = ", ".join(f"{k}={getattr(self, k)!r}" for k in {**self.model_options, **self.layer_options})
         return (
             f"{super().extra_repr()}, hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
-            f"l_max={self.l_max}, parity={self.parity}, cutoff={self.cutoff}, reduce={self.reduce!r}, "
-            f"vector_inputs={list(self.vector_inputs)}"
+            f"l_max={self.l_max}, cutoff={self.cutoff}, reduce={self.reduce!r}, "
+            f"vector_inputs={list(self.vector_inputs)}, {opts}"
         )

@@ -2,8 +2,8 @@ r"""MACE: many-body equivariant messages on e3nn irreps, with typed readouts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import torch
 from e3nn import o3
@@ -11,8 +11,8 @@ from torch import nn
 
 from ..keys import TargetLike
 from ..nn.conv.mace_conv import MACEConv, atomic_irreps, product_basis_irreps
-from ..nn.geometry import edge_vectors
 from ..nn.irreps import so3_label, spherical_harmonics_irreps
+from .inputs import NodeInputs
 from .irreps_model import L_MAX_RANGE, IrrepsModel
 
 __all__ = ["MACE"]
@@ -44,23 +44,22 @@ class MACE(IrrepsModel):
         targets: typed targets (:func:`gdl.keys.as_targets`); graph or node level, any irreps the
             last layer's product basis reaches.
         hidden_channels: channels per irrep (also the channels of the atomic basis). Default ``32``.
-        num_layers: number of :class:`~gdl.nn.MACEConv` layers. Default ``2``.
-        num_types: atom-type vocabulary (``0`` ignores ``z``; the contraction weights are then
-            shared). Default ``10``.
-        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        num_layers: number of :class:`~gdl.nn.MACEConv` layers (``>= 1``). Default ``2``.
+        inputs: node inputs (:class:`~gdl.models.NodeInputs`; with ``num_types > 0`` the contraction
+            weights are learned per atom type, with ``0`` they are shared). Default ``None``: 10
+            atom types.
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
-        vector_inputs: names of node fields ``[N, 3]`` that enter as ``1o`` features (e.g.
-            ``("vel",)``). Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: message order: largest degree of the spherical harmonics and the atomic basis, in
             ``{0, 1, 2, 3}``. Default ``2``.
-        parity: O(3) (``True``) or SO(3)-only (``False``, :mod:`gdl.nn.irreps`). Default ``True``.
-        correlation: :math:`\nu \ge 1`, the order of the symmetric contraction. Default ``3``.
-        hidden_l_max: feature order, in ``{0, 1, 2, 3}``. Default ``0`` (scalar features).
-        avg_num_neighbors: :math:`\bar n`, each layer divides its sum by it; set it to the mean
-            in-degree of the training graphs. Default ``16.0``.
-        gate: a gated nonlinearity after each layer (:class:`~gdl.nn.MACEConv`). Default ``False``
-            (MACE's: the products are the nonlinearity).
+        **kwargs: options (:class:`~gdl.models.IrrepsModel` explains the grouping). Model options:
+            ``parity`` (O(3) or SO(3)-only; default ``True``) and ``hidden_l_max`` (the feature
+            order, in ``{0, 1, 2, 3}``; default ``0``, scalar features). Layer options, forwarded
+            to every :class:`~gdl.nn.MACEConv`: ``correlation`` (:math:`\nu \ge 1`, the order of
+            the symmetric contraction; default ``3``), ``avg_num_neighbors`` (:math:`\bar n`, each
+            layer divides its sum by it; set it to the mean in-degree of the training graphs;
+            default ``16.0``), ``gate`` (a gated nonlinearity after each layer; default ``False``,
+            MACE's: the products are the nonlinearity) and ``radial_hidden`` (default ``64``).
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``edge_vec [E, 3]``, ``z [N]``,
@@ -69,41 +68,34 @@ class MACE(IrrepsModel):
         its target irreps (O(3), or SO(3) with ``parity=False``).
     """
 
+    model_options: ClassVar[dict[str, Any]] = {"parity": True, "hidden_l_max": 0}
+    layer_options: ClassVar[dict[str, Any]] = {
+        "correlation": 3,
+        "avg_num_neighbors": 16.0,
+        "gate": False,
+        "radial_hidden": 64,
+    }
+
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int = 32,
         num_layers: int = 2,
-        num_types: int = 10,
-        in_channels: int = 0,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         l_max: int = 2,
-        parity: bool = True,
-        correlation: int = 3,
-        hidden_l_max: int = 0,
-        avg_num_neighbors: float = 16.0,
-        gate: bool = False,
+        **kwargs: Any,
     ):
-        if not isinstance(correlation, int) or isinstance(correlation, bool) or correlation < 1:
-            raise ValueError(f"MACE: correlation must be an integer >= 1, got {correlation!r}")
-        if hidden_l_max not in L_MAX_RANGE or isinstance(hidden_l_max, bool):
-            raise ValueError(f"MACE: hidden_l_max must be one of {L_MAX_RANGE}, got {hidden_l_max!r}")
-        self.correlation, self.hidden_l_max = correlation, hidden_l_max
-        self.avg_num_neighbors, self.gate = float(avg_num_neighbors), bool(gate)
-        super().__init__(
-            targets,
-            hidden_channels=hidden_channels,
-            num_layers=num_layers,
-            num_types=num_types,
-            in_channels=in_channels,
-            cutoff=cutoff,
-            vector_inputs=vector_inputs,
-            reduce=reduce,
-            l_max=l_max,
-            parity=parity,
-        )
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce, l_max, **kwargs)
+
+    def check_options(self) -> None:
+        c = self.correlation
+        if not isinstance(c, int) or isinstance(c, bool) or c < 1:
+            raise ValueError(f"MACE: correlation must be an integer >= 1, got {c!r}")
+        h = self.hidden_l_max
+        if h not in L_MAX_RANGE or isinstance(h, bool):
+            raise ValueError(f"MACE: hidden_l_max must be one of {L_MAX_RANGE}, got {h!r}")
 
     def build_layers(self) -> list[nn.Module]:
         c = self.hidden_channels
@@ -125,44 +117,15 @@ class MACE(IrrepsModel):
                     irreps,
                     out,
                     self.irreps_sh,
-                    correlation=self.correlation,
                     channels=c,
                     num_types=max(self.num_types, 1),
                     radial=self.radial,
-                    avg_num_neighbors=self.avg_num_neighbors,
-                    gate=self.gate,
+                    **self.layer_kwargs,
                 )
             )
             irreps = out
         return layers
 
-    def interact(
-        self,
-        h: torch.Tensor,
-        pos: torch.Tensor,
-        edge_index: torch.Tensor,
-        edge_sh: torch.Tensor,
-        edge_radial: torch.Tensor,
-        node_type: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Run the layers; ``edge_sh``/``edge_radial`` are shared by all of them, ``node_type`` picks
-        each node's contraction weights (required when ``num_types > 1``)."""
-        for layer in self.layers:
-            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, node_type=node_type)
-        return h
-
-    def forward(self, data: Any) -> dict[str, torch.Tensor]:
-        self.validate(data)
-        pos, edge_index = data.pos, data.edge_index
-        h = self.node_inputs(data)  # validates z
-        node_type = data.z if self.num_types > 0 else None
-        edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
-        edge_sh, edge_radial = self.edge_embedding(edge_vec)
-        h = self.interact(h, pos, edge_index, edge_sh, edge_radial, node_type)
-        return self.readout(h, self.batch_vector(data), self.num_graphs(data))
-
-    def extra_repr(self) -> str:
-        return (
-            f"{super().extra_repr()}, correlation={self.correlation}, hidden_l_max={self.hidden_l_max}, "
-            f"avg_num_neighbors={self.avg_num_neighbors}, gate={self.gate}"
-        )
+    def layer_inputs(self, data: Any) -> dict[str, torch.Tensor]:
+        """Each node's type picks its contraction weights (checked in ``validate``)."""
+        return {"node_type": data.z} if self.num_types > 0 else {}

@@ -2,7 +2,8 @@ r"""SE(3)-Transformer on e3nn irreps, with typed readouts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import torch
 from e3nn import o3
@@ -11,6 +12,7 @@ from torch import nn
 from ..keys import TargetLike
 from ..nn.conv.se3_attention_conv import SE3AttentionConv
 from ..nn.irreps import hidden_irreps, reachable_irreps
+from .inputs import NodeInputs
 from .irreps_model import IrrepsModel
 
 __all__ = ["SE3Transformer"]
@@ -36,60 +38,45 @@ class SE3Transformer(IrrepsModel):
     Args:
         targets: typed targets (:func:`gdl.keys.as_targets`).
         hidden_channels: channels per irrep; divisible by ``num_heads``. Default ``16``.
-        num_layers: number of attention blocks. Default ``4``.
-        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
-        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        num_layers: number of attention blocks (``>= 1``). Default ``4``.
+        inputs: node inputs (:class:`~gdl.models.NodeInputs`). Default ``None``: 10 atom types.
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
-        vector_inputs: names of node fields ``[N, 3]`` that enter as ``1o`` features. Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree, in ``{0, 1, 2, 3}``. Default ``2``.
-        parity: O(3) (``True``) or SO(3)-only (``False``, :mod:`gdl.nn.irreps`). Default ``True``.
-        num_heads: attention heads per block. Default ``4``.
-        prune_last_layer: the last block computes values and outputs only for the irreps the
-            readout reads (its keys, hence its attention, stay those of the full block); same outputs
-            on the same weights. Default ``True``.
-        tp_backend: the tensor product of every block (:class:`SE3AttentionConv`). Default ``"e3nn"``.
+        **kwargs: options (:class:`~gdl.models.IrrepsModel` explains the grouping). Model options:
+            ``parity`` (O(3) or SO(3)-only; default ``True``) and ``prune_last_layer`` (the last
+            block computes values and outputs only for the irreps the readout reads; its keys, hence
+            its attention, stay those of the full block; same outputs on the same weights; default
+            ``True``). Layer options, forwarded to every :class:`SE3AttentionConv`: ``num_heads``
+            (default ``4``), ``tp_backend`` (default ``"e3nn"``) and ``radial_hidden`` (default
+            ``64``).
 
     Shapes:
         as :class:`TFN`.
     """
+
+    model_options: ClassVar[dict[str, Any]] = {"parity": True, "prune_last_layer": True}
+    layer_options: ClassVar[dict[str, Any]] = {"num_heads": 4, "tp_backend": "e3nn", "radial_hidden": 64}
 
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int = 16,
         num_layers: int = 4,
-        num_types: int = 10,
-        in_channels: int = 0,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         l_max: int = 2,
-        parity: bool = True,
-        num_heads: int = 4,
-        prune_last_layer: bool = True,
-        tp_backend: str = "e3nn",
+        **kwargs: Any,
     ):
-        if num_heads < 1 or hidden_channels % num_heads:
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce, l_max, **kwargs)
+
+    def check_options(self) -> None:
+        if self.num_heads < 1 or self.hidden_channels % self.num_heads:
             raise ValueError(
-                f"SE3Transformer: hidden_channels={hidden_channels} must be divisible by "
-                f"num_heads={num_heads}"
+                f"SE3Transformer: hidden_channels={self.hidden_channels} must be divisible by "
+                f"num_heads={self.num_heads}"
             )
-        self.num_heads = num_heads
-        super().__init__(
-            targets,
-            hidden_channels,
-            num_layers,
-            num_types,
-            in_channels,
-            cutoff,
-            vector_inputs,
-            reduce,
-            l_max,
-            parity,
-            prune_last_layer,
-            tp_backend,
-        )
 
     def build_layers(self) -> list[nn.Module]:
         target = hidden_irreps(self.hidden_channels, self.l_max, self.parity)
@@ -103,31 +90,19 @@ class SE3Transformer(IrrepsModel):
             out = self.last_layer_irreps(full) if k == self.num_layers - 1 else full
             layers.append(
                 SE3AttentionConv(
-                    irreps,
-                    out,
-                    self.irreps_sh,
-                    self.num_heads,
-                    self.radial,
-                    irreps_key=full,
-                    tp_backend=self.tp_backend,
+                    irreps, out, self.irreps_sh, radial=self.radial, irreps_key=full, **self.layer_kwargs
                 )
             )
             irreps = out
         return layers
 
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            self.projection.weight.normal_()
+
     def interact(
-        self,
-        h: torch.Tensor,
-        pos: torch.Tensor,
-        edge_index: torch.Tensor,
-        edge_sh: torch.Tensor,
-        edge_radial: torch.Tensor,
-        pair_index: torch.Tensor | None = None,
+        self, h: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor, **edge: Any
     ) -> torch.Tensor:
         h = self.projection(h)
-        for layer in self.layers:
-            h = layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
-        return h
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, num_heads={self.num_heads}"
+        return super().interact(h, pos, edge_index, **edge)

@@ -2,7 +2,8 @@ r"""Tensor field network (TFN / NequIP-style) on e3nn irreps, with typed readout
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import torch
 from e3nn import o3
@@ -11,6 +12,7 @@ from torch import nn
 from ..keys import TargetLike
 from ..nn.conv.tfn_conv import TFNConv
 from ..nn.irreps import hidden_irreps, reachable_irreps
+from .inputs import NodeInputs
 from .irreps_model import IrrepsModel
 
 __all__ = ["TFN", "ResidualBlocks"]
@@ -39,21 +41,21 @@ class TFN(IrrepsModel):
         targets: typed targets (:func:`gdl.keys.as_targets`); graph or node level, any irreps the
             features contain (``0e``, ``1o``, ``2e`` for ``l_max >= 2``, ...).
         hidden_channels: channels per irrep. Default ``32``.
-        num_layers: number of :class:`TFNConv` layers. Default ``3``.
-        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
-        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        num_layers: number of :class:`TFNConv` layers (``>= 1``). Default ``3``.
+        inputs: node inputs (:class:`~gdl.models.NodeInputs`: ``num_types``, ``in_channels``,
+            ``vector_inputs``; ``1o`` vector inputs such as ``("vel",)`` enter as features).
+            Default ``None``: 10 atom types.
         cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
-        vector_inputs: names of node fields ``[N, 3]`` that enter as ``1o`` features (e.g.
-            ``("vel",)``). Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree of features and spherical harmonics, in ``{0, 1, 2, 3}``. Default ``2``.
-        parity: O(3) (``True``) or SO(3)-only (``False``, :mod:`gdl.nn.irreps`). Default ``True``.
-        avg_num_neighbors: normalisation :math:`\sqrt{\bar n}` of each layer's sum; set it to the mean
-            in-degree of the training graphs. Default ``16.0``.
-        prune_last_layer: the last layer emits only the irreps the readout reads (``0e`` for
-            energies, ``0e + 1o`` with a dipole, ...); same outputs on the same weights, fewer paths.
-            Default ``True``.
-        tp_backend: the tensor product + scatter of every layer (:class:`TFNConv`). Default ``"e3nn"``.
+        **kwargs: options (:class:`~gdl.models.IrrepsModel` explains the grouping). Model options:
+            ``parity`` (O(3), ``True``, or SO(3)-only, ``False``: :mod:`gdl.nn.irreps`; default
+            ``True``) and ``prune_last_layer`` (the last layer emits only the irreps the readout
+            reads: same outputs on the same weights, fewer paths; default ``True``). Layer options,
+            forwarded to every :class:`TFNConv`: ``avg_num_neighbors`` (normalisation
+            :math:`\sqrt{\bar n}` of each layer's sum; set it to the mean in-degree of the training
+            graphs; default ``16.0``), ``tp_backend`` (the tensor product + scatter; default
+            ``"e3nn"``) and ``radial_hidden`` (width of the radial MLPs; default ``64``).
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``edge_vec [E, 3]``, ``z [N]``,
@@ -62,37 +64,25 @@ class TFN(IrrepsModel):
         its target irreps (O(3), or SO(3) with ``parity=False``).
     """
 
+    model_options: ClassVar[dict[str, Any]] = {"parity": True, "prune_last_layer": True}
+    layer_options: ClassVar[dict[str, Any]] = {
+        "avg_num_neighbors": 16.0,
+        "tp_backend": "e3nn",
+        "radial_hidden": 64,
+    }
+
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int = 32,
         num_layers: int = 3,
-        num_types: int = 10,
-        in_channels: int = 0,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         l_max: int = 2,
-        parity: bool = True,
-        avg_num_neighbors: float = 16.0,
-        prune_last_layer: bool = True,
-        tp_backend: str = "e3nn",
+        **kwargs: Any,
     ):
-        self.avg_num_neighbors = float(avg_num_neighbors)
-        super().__init__(
-            targets,
-            hidden_channels,
-            num_layers,
-            num_types,
-            in_channels,
-            cutoff,
-            vector_inputs,
-            reduce,
-            l_max,
-            parity,
-            prune_last_layer,
-            tp_backend,
-        )
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce, l_max, **kwargs)
         self.residuals = nn.ModuleList(
             ResidualBlocks(layer.irreps_in, layer.irreps_out) for layer in self.layers
         )
@@ -104,32 +94,15 @@ class TFN(IrrepsModel):
             out = reachable_irreps(target, irreps, self.irreps_sh)
             if k == self.num_layers - 1:
                 out = self.last_layer_irreps(out)
-            layers.append(
-                TFNConv(
-                    irreps,
-                    out,
-                    self.irreps_sh,
-                    self.radial,
-                    avg_num_neighbors=self.avg_num_neighbors,
-                    tp_backend=self.tp_backend,
-                )
-            )
+            layers.append(TFNConv(irreps, out, self.irreps_sh, self.radial, **self.layer_kwargs))
             irreps = out
         return layers
 
     def interact(
-        self,
-        h: torch.Tensor,
-        pos: torch.Tensor,
-        edge_index: torch.Tensor,
-        edge_sh: torch.Tensor,
-        edge_radial: torch.Tensor,
-        pair_index: torch.Tensor | None = None,
+        self, h: torch.Tensor, pos: torch.Tensor, edge_index: torch.Tensor, **edge: Any
     ) -> torch.Tensor:
         for layer, residual in zip(self.layers, self.residuals):
-            h = residual(
-                h, layer(h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, pair_index=pair_index)
-            )
+            h = residual(h, layer(h, pos, edge_index, **edge))
         return h
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "EdgeTensorProduct",
     "check_backend",
     "edge_tensor_product",
+    "load_restricted_weights",
     "make_edge_tensor_product",
     "resolve_pair_radial",
     "register_backend",
@@ -320,6 +321,41 @@ def tp_weight_index(dst: o3.TensorProduct, src: o3.TensorProduct, key) -> torch.
             raise ValueError(f"path {key(dst, ins)} has {n} weights in the source, {ins.path_shape} here")
         index += range(start, start + n)
     return torch.tensor(index, dtype=torch.long)
+
+
+def load_restricted_weights(dst: nn.Module, src: nn.Module, keys, mid_labels, out_labels) -> None:
+    """Copy into ``dst`` the weights of ``src``, two irreps layers (:class:`~gdl.nn.TFNConv`,
+    :class:`~gdl.nn.SE3AttentionConv`) with the same inputs where ``dst`` emits a subset of ``src``'s
+    output blocks (a readout-aware last layer), so that ``dst`` computes exactly those blocks of
+    ``src``: the radial MLP (hidden layers as they are, the last one's columns path by path), the
+    linear map after aggregation and the self-interaction. The one implementation of the weight
+    mapping that both layers' ``load_restricted`` use.
+
+    Args:
+        dst, src: layers with ``radial_mlp``, ``tp``, ``linear``, ``self_interaction``,
+            ``irreps_in``, ``irreps_sh`` and ``irreps_out``.
+        keys: ``(key_dst, key_src)``: ``key(instruction)`` identifying a tensor-product path in
+            each layer (:func:`tp_weight_index`).
+        mid_labels: ``(src, dst)`` channel labels of the aggregated messages (the linear map's input).
+        out_labels: ``(src, dst)`` channel labels of the output of the linear maps.
+    """
+    if (src.irreps_in, src.irreps_sh) != (dst.irreps_in, dst.irreps_sh):
+        raise ValueError("load_restricted needs a layer with the same irreps_in and irreps_sh")
+    missing = [str(b) for b in dst.irreps_out if b not in list(src.irreps_out)]
+    if missing:
+        raise ValueError(f"blocks {missing} of irreps_out={dst.irreps_out} are not in {src.irreps_out}")
+    key_dst, key_src = keys
+    with torch.no_grad():
+        for w_dst, w_src in zip(dst.radial_mlp.weights[:-1], src.radial_mlp.weights[:-1]):
+            w_dst.copy_(w_src)
+        columns = tp_weight_index(
+            dst.tp, src.tp, lambda tp, ins: key_dst(ins) if tp is dst.tp else key_src(ins)
+        )
+        dst.radial_mlp.weights[-1].copy_(src.radial_mlp.weights[-1][:, columns])
+    (mid_src, mid_dst), (out_src, out_dst) = mid_labels, out_labels
+    copy_linear_weight(src.linear, dst.linear, (mid_src, out_src), (mid_dst, out_dst))
+    labels_in = block_labels(dst.irreps_in)
+    copy_linear_weight(src.self_interaction, dst.self_interaction, (labels_in, out_src), (labels_in, out_dst))
 
 
 def resolve_pair_radial(embedding, pos, edge_index, edge_vec, edge_sh, edge_radial, pair_index):

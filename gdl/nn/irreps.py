@@ -19,11 +19,14 @@ from collections.abc import Iterable, Sequence
 
 import torch
 from e3nn import o3
+from e3nn.nn import Gate
 
 __all__ = [
     "as_irreps",
     "check_irreps_chain",
     "check_irreps_features",
+    "gate_for",
+    "gate_labels",
     "hidden_irreps",
     "irreps_parity",
     "reachable_irreps",
@@ -125,3 +128,60 @@ def reachable_irreps(irreps_target: o3.Irreps, irreps_in: o3.Irreps, irreps_sh: 
     have = {ir for mul, ir in irreps_in if mul > 0}
     have |= {ir for mul, ir_in in irreps_in if mul > 0 for _, ir_sh in irreps_sh for ir in ir_in * ir_sh}
     return o3.Irreps([(mul, ir) for mul, ir in irreps_target if ir in have])
+
+
+def gate_for(irreps_out: o3.Irreps) -> tuple[Gate, torch.Tensor | None]:
+    """An e3nn ``Gate`` whose output holds ``irreps_out`` (SiLU on even scalars, tanh on odd ones, sigmoid
+    gates on ``l > 0``: the nonlinearity of :class:`~gdl.nn.TFNConv` and, optionally,
+    :class:`~gdl.nn.MACEConv`); and the index that puts the gate's output
+    (scalars first) into ``irreps_out``'s order, or ``None`` when they agree."""
+    scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l == 0 and mul > 0]).simplify()
+    gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0 and mul > 0]).simplify()
+    act = {1: torch.nn.functional.silu, -1: torch.tanh}
+    gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
+    gate = Gate(scalars, [act[ir.p] for _, ir in scalars], gates, [torch.sigmoid] * len(gates), gated)
+    # positions of irreps_out's blocks in the gate's output [scalars | gated]
+    index: list[int] = []
+    s, g = 0, scalars.dim
+    for mul, ir in irreps_out:
+        n = mul * ir.dim
+        if ir.l == 0:
+            index += range(s, s + n)
+            s += n
+        else:
+            index += range(g, g + n)
+            g += n
+    if index == list(range(irreps_out.dim)):
+        return gate, None
+    return gate, torch.tensor(index, dtype=torch.long)
+
+
+def gate_labels(gate: Gate) -> list[list[object]]:
+    """Channel labels of the blocks of a gate's input (``gate.irreps_in``: e3nn sorts the blocks
+    ``scalars + gates + gated`` by irrep, stably, and merges neighbours of the same irrep):
+    ``("s", ir, u)``, ``("g", ir, u)`` for the gate of the ``u``-th ``ir`` of the gated irreps, and
+    ``("v", ir, u)``."""
+
+    def labels(kind: str, irreps: o3.Irreps) -> list[tuple[o3.Irrep, list[object]]]:
+        seen: dict[o3.Irrep, int] = {}
+        out = []
+        for mul, ir in irreps:
+            k = seen.get(ir, 0)
+            out.append((ir, [(kind, ir, k + u) for u in range(mul)]))
+            seen[ir] = k + mul
+        return out
+
+    gates = [lab for _, labs in labels("g", gate.irreps_gated) for lab in labs]
+    blocks = labels("s", gate.irreps_scalars)
+    if gates:
+        blocks.append((o3.Irrep("0e"), gates))
+    blocks += labels("v", gate.irreps_gated)
+    merged: list[tuple[o3.Irrep, list[object]]] = []
+    for ir, labs in sorted(blocks, key=lambda block: block[0]):
+        if merged and merged[-1][0] == ir:
+            merged[-1][1].extend(labs)
+        else:
+            merged.append((ir, list(labs)))
+    if [(len(labs), ir) for ir, labs in merged] != [(mul, ir) for mul, ir in gate.irreps_in]:
+        raise AssertionError(f"unexpected layout of the gate's input {gate.irreps_in}")
+    return [labs for _, labs in merged]

@@ -53,16 +53,10 @@ class MACETests(ModelTestMixin):
 
 
 class TestMACE(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     """Scalar features; the last layer emits the targets' 1o and 2e."""
 
 
 class TestMACECorrelation3Features1(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     correlation = 3
     hidden_l_max = 1
     l_max = 1
@@ -79,16 +73,10 @@ class TestMACECorrelation3Features1(MACETests):
 
 
 class TestMACECorrelation1(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     correlation = 1
 
 
 class TestMACESO3(MACETests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     parity = False
     group = "SO3"
 
@@ -102,7 +90,7 @@ def test_orders_are_set_apart():
     # features up to l = 1 (natural parity, as in MACE)
     model = MACE(["homo"], hidden_channels=4, num_layers=2, l_max=2, correlation=2, hidden_l_max=1)
     assert [str(layer.irreps_out) for layer in model.layers] == ["4x0e+4x1o", "4x0e+4x1o"]
-    assert "correlation=2, hidden_l_max=1" in repr(model)
+    assert "correlation=2" in repr(model) and "hidden_l_max=1" in repr(model)
 
 
 def test_correlation_1_with_scalar_features_reads_only_the_scalar_atomic_basis():
@@ -123,9 +111,7 @@ def test_nbody_inputs_without_types():
             [Target("displacement", "1o", "node")],
             hidden_channels=4,
             num_layers=2,
-            num_types=0,
-            in_channels=1,
-            vector_inputs=("vel",),
+            inputs={"num_types": 0, "in_channels": 1, "vector_inputs": ["vel"]},
             l_max=1,
             correlation=3,
         )

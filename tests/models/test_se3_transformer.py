@@ -36,16 +36,10 @@ class SE3TransformerTests(ModelTestMixin):
 
 
 class TestSE3Transformer(SE3TransformerTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     pass
 
 
 class TestSE3TransformerLmax1(SE3TransformerTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     l_max = 1
     targets = UP_TO_L1
 
@@ -60,16 +54,10 @@ class TestSE3TransformerLmax1(SE3TransformerTests):
 
 
 class TestSE3TransformerLmax3(SE3TransformerTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     l_max = 3
 
 
 class TestSE3TransformerSO3(SE3TransformerTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     """The configuration of the original SE(3)-Transformer: degrees 0..l_max, no parity."""
 
     parity = False
@@ -113,7 +101,7 @@ def test_l_max_0_is_invariant_and_vector_inputs():
             num_layers=2,
             l_max=1,
             num_heads=2,
-            vector_inputs=("vel",),
+            inputs={"vector_inputs": ["vel"]},
         )
     batch = random_molecules(3, 4, 7, 5, seed=0)
     errors = assert_equivariant(model, batch, tol=1e-13)

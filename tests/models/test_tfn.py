@@ -48,16 +48,10 @@ class TFNTests(ModelTestMixin):
 
 
 class TestTFN(TFNTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     pass
 
 
 class TestTFNLmax1(TFNTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     l_max = 1
     targets = UP_TO_L1
 
@@ -68,16 +62,10 @@ class TestTFNLmax1(TFNTests):
 
 
 class TestTFNLmax3(TFNTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     l_max = 3
 
 
 class TestTFNSO3(TFNTests):
-    pending_convention = frozenset(
-        ["test_constructor_is_small", "test_host_syncs_only_at_the_boundary", "test_reset_parameters"]
-    )
     parity = False
     group = "SO3"
 
@@ -123,7 +111,7 @@ def test_l_max_out_of_range(l_max):
 def test_vector_inputs_enter_as_vectors():
     targets = [Target("energy", "0e", "graph"), Target("displacement", "1o", "node")]
     with default_dtype(torch.float64):
-        model = TFN(targets, hidden_channels=4, num_layers=2, l_max=1, vector_inputs=("vel",))
+        model = TFN(targets, hidden_channels=4, num_layers=2, l_max=1, inputs={"vector_inputs": ["vel"]})
     assert str(model.irreps_input) == "4x0e+1x1o"
     batch = random_molecules(3, 4, 7, 5, seed=0)
     g = torch.Generator().manual_seed(1)
@@ -134,10 +122,10 @@ def test_vector_inputs_enter_as_vectors():
         batch.vel = 2 * batch.vel
         assert not torch.allclose(model(batch)["displacement"], out)
         del batch.vel
-        with pytest.raises(ValueError, match="needs the vector input `vel`"):
+        with pytest.raises(ValueError, match="needs vector input `vel`"):
             model(batch)
     with pytest.raises(ValueError, match="need l_max >= 1"):
-        TFN(["homo"], hidden_channels=4, num_layers=1, l_max=0, vector_inputs=("vel",))
+        TFN(["homo"], hidden_channels=4, num_layers=1, l_max=0, inputs={"vector_inputs": ["vel"]})
 
 
 def test_edge_vec_is_used_when_present():
@@ -173,10 +161,14 @@ def test_residual_connections_and_shared_edge_attributes():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="reduce must be one of"):
         TFN(["homo"], hidden_channels=4, num_layers=1, reduce="max")
-    with pytest.raises(ValueError, match="need hidden_channels >= 1"):
+    with pytest.raises(ValueError, match="hidden_channels must be >= 1"):
         TFN(["homo"], hidden_channels=0, num_layers=1)
     with pytest.raises(ValueError, match="vector input 'homo' is registered as graph"):
-        TFN(["homo"], hidden_channels=4, num_layers=1, vector_inputs=("homo",))
+        TFN(["homo"], hidden_channels=4, num_layers=1, inputs={"vector_inputs": ["homo"]})
+    with pytest.raises(ValueError, match="num_layers must be >= 1"):
+        TFN(["homo"], hidden_channels=4, num_layers=0)
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['correlation'\]"):
+        TFN(["homo"], hidden_channels=4, num_layers=1, correlation=2)
 
 
 def test_mean_pooling_differs_from_sum():
@@ -259,20 +251,38 @@ def test_fused_tensor_product_backend_needs_its_package():
         TFN(["U0"], hidden_channels=4, num_layers=1, l_max=1, tp_backend="nope")
 
 
-def test_radial_weights_are_computed_once_per_node_pair():
+def test_layers_share_per_pair_radial_weights_when_given():
+    """The model computes the radial part per edge (finding the node pairs needs ``torch.unique``, a
+    host synchronisation the layer convention keeps out of forward); a layer given the radial
+    embedding per node pair (``pair_index``) runs its radial MLP once per pair, with the same output."""
+    from gdl.nn.radial import node_pairs
+
     with default_dtype(torch.float64):
         model = TFN(["U0"], hidden_channels=4, num_layers=2, l_max=2)
     batch = random_molecules(3, 4, 7, 5, seed=6)  # full graphs: every node pair has two edges
     rows = []
     handle = model.layers[0].radial_mlp.register_forward_hook(lambda m, a, out: rows.append(out.shape[0]))
+    layer = model.layers[0]
     with torch.no_grad():
         out = model(batch)["U0"]
-        # with edge_vec given (periodic images may differ per direction) every edge has its own
-        batch.edge_vec = batch.pos[batch.edge_index[0]] - batch.pos[batch.edge_index[1]]
-        ref = model(batch)["U0"]
+        h = model.node_inputs(batch)
+        vec = batch.pos[batch.edge_index[0]] - batch.pos[batch.edge_index[1]]
+        edge_sh, edge_radial = model.edge_embedding(vec)
+        first, pair_index = node_pairs(batch.edge_index, batch.num_nodes)
+        per_edge = layer(h, batch.pos, batch.edge_index, edge_sh=edge_sh, edge_radial=edge_radial)
+        per_pair = layer(
+            h,
+            batch.pos,
+            batch.edge_index,
+            edge_sh=edge_sh,
+            edge_radial=edge_radial.index_select(0, first),
+            pair_index=pair_index,
+        )
     handle.remove()
-    assert rows == [batch.edge_index.shape[1] // 2, batch.edge_index.shape[1]]
-    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    num_edges = batch.edge_index.shape[1]
+    assert rows == [num_edges, num_edges, num_edges // 2]
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(per_pair, per_edge, rtol=1e-12, atol=1e-12)
     layer = model.layers[0]
     with pytest.raises(ValueError, match="pair_index must have shape"):
         layer(

@@ -5,17 +5,18 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from typing import ClassVar
 
 import torch
 from e3nn import o3
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
+from .._checks import _values, check_message_passing_kwargs
 from ..edge_tensor_product import edge_tensor_product
-from ..irreps import as_irreps, check_irreps_features
+from ..irreps import as_irreps, check_irreps_features, gate_for
 from ..radial_mlp import RadialMLP
 from ..spherical_edge_embedding import SphericalEdgeEmbedding
-from .tfn_conv import _gate_for
 
 __all__ = ["MACEConv", "SymmetricContraction", "atomic_irreps", "product_basis_irreps", "symmetric_basis"]
 
@@ -82,6 +83,8 @@ class MACEConv(MessagePassing):
             its square root). Default ``1.0`` (none).
         gate: apply e3nn's gated nonlinearity to the output, as :class:`TFNConv` does. MACE itself has
             no nonlinearity in the interaction (the products are the nonlinearity). Default ``False``.
+        **kwargs: ``MessagePassing`` arguments: ``aggr`` must be ``"sum"`` (the atomic basis is a
+            sum over neighbours; :attr:`supported_aggr`) and ``flow`` ``"source_to_target"``.
 
     Shapes:
         - **input:** ``x [N, irreps_in.dim]``, ``pos [N, 3]``, ``edge_index [2, E]``, optional
@@ -99,6 +102,9 @@ class MACEConv(MessagePassing):
     (:math:`D` = the atomic basis' dimension per channel, 16 for ``l_max = 3``; ``repr`` shows it).
     """
 
+    #: the atomic basis sums the messages over neighbours (normalised by ``avg_num_neighbors``)
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum",)
+
     def __init__(
         self,
         irreps_in: str | o3.Irreps,
@@ -111,8 +117,10 @@ class MACEConv(MessagePassing):
         radial_hidden: int = 64,
         avg_num_neighbors: float = 1.0,
         gate: bool = False,
+        **kwargs,
     ):
-        super().__init__(aggr="add", node_dim=0)
+        mp = check_message_passing_kwargs(type(self).__name__, kwargs, self.supported_aggr)
+        super().__init__(node_dim=0, **mp)
         self.irreps_in = as_irreps(irreps_in, "irreps_in")
         self.irreps_out = as_irreps(irreps_out, "irreps_out")
         if self.irreps_in.dim == 0 or self.irreps_out.dim == 0:
@@ -136,7 +144,7 @@ class MACEConv(MessagePassing):
         self.avg_num_neighbors, self.use_gate = float(avg_num_neighbors), bool(gate)
 
         if self.use_gate:
-            self.gate, out_index = _gate_for(self.irreps_out)
+            self.gate, out_index = gate_for(self.irreps_out)
             irreps_pre = self.gate.irreps_in
         else:
             self.gate, out_index = None, None
@@ -180,6 +188,7 @@ class MACEConv(MessagePassing):
         x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
@@ -197,6 +206,11 @@ class MACEConv(MessagePassing):
             if self._out_index is not None:  # the gate emits scalars first; restore irreps_out's order
                 out = out.index_select(-1, self._out_index)
         return out
+
+    @property
+    def radial(self) -> nn.Module:
+        """The injected radial embedding of edge lengths (held by ``edge_embedding``)."""
+        return self.edge_embedding.radial
 
     def message(self, x_j: torch.Tensor, edge_sh: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         return self.tp(x_j, edge_sh, weight)
@@ -343,8 +357,9 @@ class SymmetricContraction(nn.Module):
                     f"node_type must be an integer tensor of shape [{n}], got "
                     f"{tuple(node_type.shape)} {node_type.dtype}"
                 )
+            # a value check (host synchronisation): only under gdl.debug(); models check z once
             if (
-                not torch.compiler.is_compiling()
+                _values(None)
                 and node_type.numel()
                 and (int(node_type.min()) < 0 or int(node_type.max()) >= self.num_types)
             ):

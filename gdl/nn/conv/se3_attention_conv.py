@@ -3,6 +3,7 @@ r"""SE(3)-Transformer attention on e3nn irreps."""
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from e3nn import o3
@@ -10,13 +11,13 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import softmax
 
+from .._checks import check_message_passing_kwargs
 from ..edge_tensor_product import (
     EdgeTensorProduct,
     block_labels,
-    copy_linear_weight,
+    load_restricted_weights,
     make_edge_tensor_product,
     resolve_pair_radial,
-    tp_weight_index,
 )
 from ..equivariant_norm import EquivariantNorm
 from ..irreps import as_irreps, check_irreps_features
@@ -73,6 +74,8 @@ class SE3AttentionConv(MessagePassing):
             values only for ``irreps_out``.
         tp_backend: the tensor product implementation (:class:`~gdl.nn.conv.TFNConv`). Default
             ``"e3nn"``.
+        **kwargs: ``MessagePassing`` arguments: ``aggr`` must be ``"sum"`` (the attention-weighted
+            sum; :attr:`supported_aggr`) and ``flow`` ``"source_to_target"``.
 
     Shapes:
         - **input:** ``x [N, irreps_in.dim]``, ``pos [N, 3]``, ``edge_index [2, E]``, optional
@@ -84,6 +87,9 @@ class SE3AttentionConv(MessagePassing):
     the output is invariant to translations and equivariant to node permutations.
     """
 
+    #: the values are summed with softmax weights (the softmax already normalises over neighbours)
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum",)
+
     def __init__(
         self,
         irreps_in: str | o3.Irreps,
@@ -94,8 +100,10 @@ class SE3AttentionConv(MessagePassing):
         radial_hidden: int = 64,
         irreps_key: str | o3.Irreps | None = None,
         tp_backend: str = "e3nn",
+        **kwargs,
     ):
-        super().__init__(aggr="add", node_dim=0)
+        mp = check_message_passing_kwargs(type(self).__name__, kwargs, self.supported_aggr)
+        super().__init__(node_dim=0, **mp)
         self.irreps_in = as_irreps(irreps_in, "irreps_in")
         self.irreps_out = as_irreps(irreps_out, "irreps_out")
         if self.irreps_in.dim == 0 or self.irreps_out.dim == 0:
@@ -161,6 +169,7 @@ class SE3AttentionConv(MessagePassing):
         x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
@@ -193,6 +202,11 @@ class SE3AttentionConv(MessagePassing):
         return v * (alpha @ self.value_heads.t())  # each component weighted by its head's alpha
 
     @property
+    def radial(self) -> nn.Module:
+        """The injected radial embedding of edge lengths (held by ``edge_embedding``)."""
+        return self.edge_embedding.radial
+
+    @property
     def tp(self) -> o3.TensorProduct:
         """The e3nn tensor product of keys and values (``tensor_product.tp``)."""
         return self.tensor_product.tp
@@ -201,48 +215,31 @@ class SE3AttentionConv(MessagePassing):
         """Copy the weights of ``full``, a block with the same inputs and keys whose ``irreps_out``
         contains this block's, so that this block computes exactly ``full``'s output blocks that it
         emits (see :class:`~gdl.nn.conv.TFNConv.load_restricted`). Returns ``self``."""
-        if (full.irreps_in, full.irreps_sh, full.irreps_mid) != (
-            self.irreps_in,
-            self.irreps_sh,
-            self.irreps_mid,
-        ):
-            raise ValueError("load_restricted needs a block with the same irreps_in, irreps_sh and keys")
+        if full.irreps_mid != self.irreps_mid:
+            raise ValueError("load_restricted needs a block with the same keys")
         if self.num_heads != full.num_heads:
             raise ValueError("load_restricted needs a block with the same number of heads")
-        missing = [str(b) for b in self.irreps_out if b not in list(full.irreps_out)]
-        if missing:
-            raise ValueError(f"blocks {missing} of irreps_out={self.irreps_out} are not in {full.irreps_out}")
 
         def key(conv: SE3AttentionConv):
             n_keys = len(conv.irreps_mid)
 
-            def of(tp, ins):
+            def of(ins):
                 is_value = ins.i_out >= n_keys
                 block = (conv.irreps_value if is_value else conv.irreps_mid)[ins.i_out - n_keys * is_value]
                 return ins.i_in1, ins.i_in2, is_value, tuple(block)
 
             return of
 
+        out_src, out_dst = block_labels(full.irreps_out), block_labels(self.irreps_out)
+        load_restricted_weights(
+            self,
+            full,
+            (key(self), key(full)),
+            (block_labels(full.irreps_value), block_labels(self.irreps_value)),
+            (out_src, out_dst),
+        )
         with torch.no_grad():
-            for w_dst, w_src in zip(self.radial_mlp.weights[:-1], full.radial_mlp.weights[:-1]):
-                w_dst.copy_(w_src)
-            k_self, k_full = key(self), key(full)
-            columns = tp_weight_index(
-                self.tp, full.tp, lambda tp, ins: (k_self if tp is self.tp else k_full)(tp, ins)
-            )
-            self.radial_mlp.weights[-1].copy_(full.radial_mlp.weights[-1][:, columns])
             self.query.weight.copy_(full.query.weight)
-            out_src, out_dst = block_labels(full.irreps_out), block_labels(self.irreps_out)
-            copy_linear_weight(
-                full.linear,
-                self.linear,
-                (block_labels(full.irreps_value), out_src),
-                (block_labels(self.irreps_value), out_dst),
-            )
-            labels_in = block_labels(self.irreps_in)
-            copy_linear_weight(
-                full.self_interaction, self.self_interaction, (labels_in, out_src), (labels_in, out_dst)
-            )
             where = {lab: c for c, lab in enumerate(lab for labs in out_src for lab in labs)}
             index = torch.tensor([where[lab] for labs in out_dst for lab in labs], dtype=torch.long)
             self.norm.weight.copy_(full.norm.weight[index])

@@ -3,22 +3,22 @@ r"""Tensor-field convolution (TFN / NequIP interaction) on e3nn irreps."""
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from e3nn import o3
-from e3nn.nn import Gate
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
+from .._checks import check_message_passing_kwargs
 from ..edge_tensor_product import (
     EdgeTensorProduct,
     block_labels,
-    copy_linear_weight,
+    load_restricted_weights,
     make_edge_tensor_product,
     resolve_pair_radial,
-    tp_weight_index,
 )
-from ..irreps import as_irreps, check_irreps_features
+from ..irreps import as_irreps, check_irreps_features, gate_for, gate_labels
 from ..radial_mlp import RadialMLP
 from ..spherical_edge_embedding import SphericalEdgeEmbedding
 
@@ -69,6 +69,8 @@ class TFNConv(MessagePassing):
         tp_backend: the tensor product + scatter implementation: ``"e3nn"`` or a backend registered
             with :func:`gdl.nn.edge_tensor_product.register_backend` (a fused kernel requested where its
             package or CUDA is missing raises). Default ``"e3nn"``.
+        **kwargs: ``MessagePassing`` arguments: ``aggr`` must be ``"sum"`` (the only aggregation
+            of the TFN sum; :attr:`supported_aggr`) and ``flow`` ``"source_to_target"``.
 
     Shapes:
         - **input:** ``x [N, irreps_in.dim]``, ``pos [N, 3]``, ``edge_index [2, E]``, optional
@@ -84,6 +86,9 @@ class TFNConv(MessagePassing):
     invariant to translations and equivariant to node permutations.
     """
 
+    #: the messages are summed (normalised by ``avg_num_neighbors``): TFN's convolution is a sum
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum",)
+
     def __init__(
         self,
         irreps_in: str | o3.Irreps,
@@ -93,8 +98,11 @@ class TFNConv(MessagePassing):
         radial_hidden: int = 64,
         avg_num_neighbors: float = 1.0,
         tp_backend: str = "e3nn",
+        **kwargs,
     ):
-        super().__init__(aggr="add", node_dim=0)
+        super().__init__(
+            node_dim=0, **check_message_passing_kwargs(type(self).__name__, kwargs, self.supported_aggr)
+        )
         self.irreps_in = as_irreps(irreps_in, "irreps_in")
         self.irreps_out = as_irreps(irreps_out, "irreps_out")
         if self.irreps_in.dim == 0 or self.irreps_out.dim == 0:
@@ -108,7 +116,7 @@ class TFNConv(MessagePassing):
         self.irreps_sh = self.edge_embedding.irreps_sh
         self.avg_num_neighbors = float(avg_num_neighbors)
 
-        self.gate, out_index = _gate_for(self.irreps_out)
+        self.gate, out_index = gate_for(self.irreps_out)
         self.register_buffer("_out_index", out_index, persistent=False)
         irreps_pre = self.gate.irreps_in
         self.tensor_product: EdgeTensorProduct = make_edge_tensor_product(
@@ -137,6 +145,7 @@ class TFNConv(MessagePassing):
         x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         edge_vec: torch.Tensor | None = None,
         edge_sh: torch.Tensor | None = None,
         edge_radial: torch.Tensor | None = None,
@@ -156,6 +165,11 @@ class TFNConv(MessagePassing):
         return out
 
     @property
+    def radial(self) -> nn.Module:
+        """The injected radial embedding of edge lengths (held by ``edge_embedding``)."""
+        return self.edge_embedding.radial
+
+    @property
     def tp(self) -> o3.TensorProduct:
         """The e3nn tensor product of the messages (``tensor_product.tp``)."""
         return self.tensor_product.tp
@@ -167,32 +181,16 @@ class TFNConv(MessagePassing):
         """Copy the weights of ``full``, a layer with the same inputs whose ``irreps_out`` contains
         this layer's, so that this layer computes exactly ``full``'s output blocks that it emits
         (how a readout-aware last layer is checked against the full one). Returns ``self``."""
-        if (full.irreps_in, full.irreps_sh) != (self.irreps_in, self.irreps_sh):
-            raise ValueError("load_restricted needs a layer with the same irreps_in and irreps_sh")
-        missing = [str(b) for b in self.irreps_out if b not in list(full.irreps_out)]
-        if missing:
-            raise ValueError(f"blocks {missing} of irreps_out={self.irreps_out} are not in {full.irreps_out}")
-        with torch.no_grad():
-            for w_dst, w_src in zip(self.radial_mlp.weights[:-1], full.radial_mlp.weights[:-1]):
-                w_dst.copy_(w_src)
 
-            def key(conv, ins):
-                return ins.i_in1, ins.i_in2, tuple(conv.irreps_mid[ins.i_out])
+        def key(conv):
+            return lambda ins: (ins.i_in1, ins.i_in2, tuple(conv.irreps_mid[ins.i_out]))
 
-            columns = tp_weight_index(
-                self.tp, full.tp, lambda tp, ins: key(self if tp is self.tp else full, ins)
-            )
-            self.radial_mlp.weights[-1].copy_(full.radial_mlp.weights[-1][:, columns])
-        pre_src, pre_dst = _gate_labels(full.gate), _gate_labels(self.gate)
-        copy_linear_weight(
-            full.linear,
-            self.linear,
-            (block_labels(full.irreps_mid), pre_src),
-            (block_labels(self.irreps_mid), pre_dst),
-        )
-        labels_in = block_labels(self.irreps_in)
-        copy_linear_weight(
-            full.self_interaction, self.self_interaction, (labels_in, pre_src), (labels_in, pre_dst)
+        load_restricted_weights(
+            self,
+            full,
+            (key(self), key(full)),
+            (block_labels(full.irreps_mid), block_labels(self.irreps_mid)),
+            (gate_labels(full.gate), gate_labels(self.gate)),
         )
         return self
 
@@ -202,61 +200,6 @@ class TFNConv(MessagePassing):
             f"paths={len(self.tp.instructions)}, weights_per_edge={self.tp.weight_numel}, "
             f"avg_num_neighbors={self.avg_num_neighbors})"
         )
-
-
-def _gate_for(irreps_out: o3.Irreps) -> tuple[Gate, torch.Tensor | None]:
-    """An e3nn ``Gate`` whose output holds ``irreps_out``; and the index that puts the gate's output
-    (scalars first) into ``irreps_out``'s order, or ``None`` when they agree."""
-    scalars = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l == 0 and mul > 0]).simplify()
-    gated = o3.Irreps([(mul, ir) for mul, ir in irreps_out if ir.l > 0 and mul > 0]).simplify()
-    act = {1: torch.nn.functional.silu, -1: torch.tanh}
-    gates = o3.Irreps(f"{gated.num_irreps}x0e") if gated.num_irreps else o3.Irreps("")
-    gate = Gate(scalars, [act[ir.p] for _, ir in scalars], gates, [torch.sigmoid] * len(gates), gated)
-    # positions of irreps_out's blocks in the gate's output [scalars | gated]
-    index: list[int] = []
-    s, g = 0, scalars.dim
-    for mul, ir in irreps_out:
-        n = mul * ir.dim
-        if ir.l == 0:
-            index += range(s, s + n)
-            s += n
-        else:
-            index += range(g, g + n)
-            g += n
-    if index == list(range(irreps_out.dim)):
-        return gate, None
-    return gate, torch.tensor(index, dtype=torch.long)
-
-
-def _gate_labels(gate: Gate) -> list[list[object]]:
-    """Channel labels of the blocks of a gate's input (``gate.irreps_in``: e3nn sorts the blocks
-    ``scalars + gates + gated`` by irrep, stably, and merges neighbours of the same irrep):
-    ``("s", ir, u)``, ``("g", ir, u)`` for the gate of the ``u``-th ``ir`` of the gated irreps, and
-    ``("v", ir, u)``."""
-
-    def labels(kind: str, irreps: o3.Irreps) -> list[tuple[o3.Irrep, list[object]]]:
-        seen: dict[o3.Irrep, int] = {}
-        out = []
-        for mul, ir in irreps:
-            k = seen.get(ir, 0)
-            out.append((ir, [(kind, ir, k + u) for u in range(mul)]))
-            seen[ir] = k + mul
-        return out
-
-    gates = [lab for _, labs in labels("g", gate.irreps_gated) for lab in labs]
-    blocks = labels("s", gate.irreps_scalars)
-    if gates:
-        blocks.append((o3.Irrep("0e"), gates))
-    blocks += labels("v", gate.irreps_gated)
-    merged: list[tuple[o3.Irrep, list[object]]] = []
-    for ir, labs in sorted(blocks, key=lambda block: block[0]):
-        if merged and merged[-1][0] == ir:
-            merged[-1][1].extend(labs)
-        else:
-            merged.append((ir, list(labs)))
-    if [(len(labs), ir) for ir, labs in merged] != [(mul, ir) for mul, ir in gate.irreps_in]:
-        raise AssertionError(f"unexpected layout of the gate's input {gate.irreps_in}")
-    return [labs for _, labs in merged]
 
 
 def _check_reachable(

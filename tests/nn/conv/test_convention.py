@@ -90,10 +90,6 @@ PENDING = {
     "EGNNConv",
     "InvariantConv",
     "PlainConv",
-    # irreps route
-    "TFNConv",
-    "SE3AttentionConv",
-    "MACEConv",
 }
 
 
