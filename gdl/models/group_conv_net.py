@@ -87,11 +87,11 @@ class GroupConvNet(GDLModel):
 
     Args:
         targets: typed targets made of ``0e``, ``1o``, ``2e`` (see :func:`gdl.keys.as_targets`).
-        inputs: the node inputs, a :class:`~gdl.models.NodeInputs` or a mapping with its keys
-            (``num_types``, ``in_channels``, ``vector_inputs``). Default ``None``: ``NodeInputs()``.
         hidden_channels: channels per anchor ``C`` (also the kernel MLP width). Default ``32``.
         num_layers: number of group convolutions after the lifting (``0``: the readouts read the
             lifted features). Default ``3``.
+        inputs: the node inputs, a :class:`~gdl.models.NodeInputs` or a mapping with its keys
+            (``num_types``, ``in_channels``, ``vector_inputs``). Default ``None``: ``NodeInputs()``.
         cutoff: radius of the radial basis and envelope of every kernel (Å). Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         anchors: an :class:`~gdl.groups.anchors.AnchorSet` (or a provider with the same interface;
@@ -113,9 +113,9 @@ class GroupConvNet(GDLModel):
     def __init__(
         self,
         targets: TargetLike | Sequence[TargetLike],
-        inputs: NodeInputs | Mapping[str, Any] | None = None,
         hidden_channels: int = 32,
         num_layers: int = 3,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
         reduce: str = "sum",
         anchors: AnchorSet | Any | None = None,
