@@ -11,7 +11,7 @@ from torch import nn
 from ..keys import TargetLike
 from ..nn.conv.egnn_conv import EGNNConv, node_degree
 from ..nn.scalar_readout import InvariantReadout, ReadoutFactory, ScalarizationReadout
-from ._scalar_common import ScalarModelBase
+from .scalar_base import ScalarModelBase
 
 __all__ = ["EGNN"]
 

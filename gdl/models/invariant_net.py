@@ -12,7 +12,7 @@ from ..keys import TargetLike
 from ..nn.conv.invariant_conv import InvariantConv
 from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding, node_pairs, symmetric_pair_nodes
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
-from ._scalar_common import ScalarModelBase
+from .scalar_base import ScalarModelBase
 
 __all__ = ["InvariantNet"]
 

@@ -11,7 +11,7 @@ from torch import nn
 from ..keys import TargetLike
 from ..nn.conv.plain_conv import PlainConv
 from ..nn.scalar_readout import PlainReadout, ReadoutFactory
-from ._scalar_common import ScalarModelBase
+from .scalar_base import ScalarModelBase
 
 __all__ = ["PlainNet"]
 

@@ -86,10 +86,6 @@ CASES = _cases()
 #: Layers not yet converted to the convention (#17 items 1-2). Each route's conversion removes its
 #: names; the test of a pending layer is skipped, never silently passed.
 PENDING = {
-    # scalarization route
-    "EGNNConv",
-    "InvariantConv",
-    "PlainConv",
     # irreps route
     "TFNConv",
     "SE3AttentionConv",
