@@ -89,9 +89,15 @@ class NodeInputs:
         return NodeEmbedding(out_channels, num_types=self.num_types, in_channels=self.in_channels)
 
     def check(self, data: Any, model: str = "model", *, values: bool | None = True) -> None:
-        """Each vector input is present as a floating ``[N, 3]`` tensor (and finite, when values
-        are checked: by default, since models call this once per forward)."""
+        """Each vector input is present as a floating ``[N, 3]`` tensor; when values are checked (by
+        default, since models call this once per forward) the vectors are finite and the atom types
+        ``z`` lie in ``[0, num_types)``."""
         n = data.pos.shape[0]
+        z = getattr(data, "z", None)
+        if self.num_types > 0 and isinstance(z, torch.Tensor) and _values(values) and z.numel():
+            lo, hi = int(z.min()), int(z.max())
+            if lo < 0 or hi >= self.num_types:
+                raise ValueError(f"{model}: z has values in [{lo}, {hi}], outside [0, {self.num_types})")
         for k in self.vector_inputs:
             v = getattr(data, k, None)
             if v is None:

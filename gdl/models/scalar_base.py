@@ -1,17 +1,17 @@
-"""What the scalarization-route models (EGNN, InvariantNet, PlainNet) share: the constructor core of
-the model conventions, the node embedding, vector inputs and the injected readout."""
+"""The base class of the scalarization-route models (EGNN, InvariantNet, PlainNet): the constructor
+core of the model conventions, the node embedding, vector inputs and the injected readout."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 
-from ..keys import FIELDS, TargetLike
-from ..nn.embedding import NodeEmbedding
+from ..keys import TargetLike
 from ..nn.scalar_readout import Readout, ReadoutFactory
 from .base import GDLModel
+from .inputs import NodeInputs, check_model_core
 
 __all__ = ["ScalarModelBase", "readout_irreps"]
 
@@ -25,11 +25,17 @@ def readout_irreps(factory: Any) -> tuple[str, ...] | None:
 
 
 class ScalarModelBase(GDLModel):
-    """Base of the scalarization-route models: stores the shared constructor arguments, embeds
-    atom types/features, reads vector inputs and builds the readout. Subclasses build the layers and
-    write ``forward``.
+    """Base of the scalarization-route models (EGNN, InvariantNet, PlainNet): stores the shared
+    constructor core, embeds atom types/features, gathers vector inputs and builds the readout.
+    Subclasses build the layers and write ``forward``.
 
-    Args: the model conventions' core (see :class:`gdl.models.EGNN`).
+    The constructors of these models take the model core explicitly (``targets``,
+    ``hidden_channels``, ``num_layers``, ``inputs``, ``cutoff``, ``reduce``, ``readout``) and at
+    most one model-specific knob (EGNN's ``attention``, InvariantNet's ``num_basis``), so each has at
+    most 8 arguments without a ``**kwargs`` pass-through; the node inputs are one value,
+    :class:`~gdl.models.NodeInputs`.
+
+    Args: the model core (see :class:`gdl.models.EGNN`).
     """
 
     def __init__(
@@ -37,37 +43,30 @@ class ScalarModelBase(GDLModel):
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int,
         num_layers: int,
-        num_types: int,
-        in_channels: int,
+        inputs: NodeInputs | Mapping[str, Any] | None,
         cutoff: float,
-        vector_inputs: Sequence[str],
         reduce: str,
     ):
         super().__init__(targets)
-        name = type(self).__name__
-        if hidden_channels < 1 or num_layers < 0:
-            raise ValueError(
-                f"{name}: need hidden_channels >= 1 and num_layers >= 0, got {hidden_channels}, {num_layers}"
-            )
-        if cutoff <= 0:
-            raise ValueError(f"{name}: cutoff must be > 0, got {cutoff}")
-        if reduce not in ("sum", "mean"):
-            raise ValueError(f"{name}: reduce must be 'sum' or 'mean', got {reduce!r}")
-        if isinstance(vector_inputs, str):
-            vector_inputs = (vector_inputs,)
-        self.vector_inputs: tuple[str, ...] = tuple(vector_inputs)
-        for k in self.vector_inputs:
-            info = FIELDS.get(k)
-            if info is not None and (info.level != "node" or info.rep != "1o"):
-                raise ValueError(
-                    f"{name}: vector input {k!r} is registered as {info.level} {info.rep}, not node 1o"
-                )
+        # num_layers may be 0: the readouts read the embedding directly
+        check_model_core(type(self).__name__, hidden_channels, num_layers, cutoff, reduce)
+        self.inputs = NodeInputs.of(inputs)
         self.hidden_channels, self.num_layers = int(hidden_channels), int(num_layers)
-        self.num_types, self.in_channels = int(num_types), int(in_channels)
         self.cutoff, self.reduce = float(cutoff), reduce
-        self.embedding = NodeEmbedding(
-            self.hidden_channels, num_types=self.num_types, in_channels=self.in_channels
-        )
+        self.embedding = self.inputs.embedding(self.hidden_channels)
+
+    @property
+    def vector_inputs(self) -> tuple[str, ...]:
+        """The names of the vector inputs (``self.inputs.vector_inputs``; read by strategies)."""
+        return self.inputs.vector_inputs
+
+    @property
+    def num_types(self) -> int:
+        return self.inputs.num_types
+
+    @property
+    def in_channels(self) -> int:
+        return self.inputs.in_channels
 
     def reset_parameters(self) -> None:
         """Reset every submodule through its own ``reset_parameters`` (outermost first, so layers
@@ -103,7 +102,9 @@ class ScalarModelBase(GDLModel):
 
     def embed(self, data: Any) -> torch.Tensor:
         """Invariant node features ``[N, hidden_channels]`` from ``z`` and/or ``x``."""
-        return self.embedding(data.pos.shape[0], z=getattr(data, "z", None), x=getattr(data, "x", None))
+        z, x = getattr(data, "z", None), getattr(data, "x", None)
+        # z's range was checked in validate (NodeInputs.check): no second synchronisation here
+        return self.embedding(data.pos.shape[0], z=z, x=x, values=None)
 
     @staticmethod
     def edge_vectors(data: Any) -> torch.Tensor:
@@ -115,34 +116,12 @@ class ScalarModelBase(GDLModel):
         return data.pos[data.edge_index[0]] - data.pos[data.edge_index[1]]
 
     def vectors(self, data: Any) -> torch.Tensor | None:
-        """The vector inputs stacked as ``[N, V, 3]`` (``None`` when there are none), validated."""
-        if not self.vector_inputs:
-            return None
-        n, name = data.pos.shape[0], type(self).__name__
-        out = []
-        for k in self.vector_inputs:
-            v = getattr(data, k, None)
-            if v is None:
-                raise ValueError(
-                    f"{name} needs vector input `{k}` [N, 3] in the batch; present: {sorted(data.keys())}"
-                )
-            if (
-                not isinstance(v, torch.Tensor)
-                or v.dim() != 2
-                or v.shape != (n, 3)
-                or not v.is_floating_point()
-            ):
-                what = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
-                raise ValueError(
-                    f"{name}: vector input `{k}` must be a floating tensor of shape [{n}, 3], got {what}"
-                )
-            if not torch.compiler.is_compiling() and not bool(torch.isfinite(v).all()):
-                raise ValueError(f"{name}: vector input `{k}` contains NaN or inf")
-            out.append(v.to(data.pos.dtype))
-        return torch.stack(out, dim=1)
+        """The vector inputs stacked as ``[N, V, 3]`` (``None`` when there are none); checked in
+        ``validate`` (:meth:`gdl.models.NodeInputs.check`), so no synchronisation here."""
+        return self.inputs.vectors(data)
 
     def extra_repr(self) -> str:
         return (
             super().extra_repr() + f", hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
-            f"cutoff={self.cutoff}, vector_inputs={list(self.vector_inputs)}, reduce={self.reduce!r}"
+            f"inputs={self.inputs}, cutoff={self.cutoff}, reduce={self.reduce!r}"
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._checks import _values
+
 __all__ = ["NodeEmbedding"]
 
 
@@ -51,8 +53,16 @@ class NodeEmbedding(nn.Module):
             nn.init.normal_(self.constant)
 
     def forward(
-        self, num_nodes: int, z: torch.Tensor | None = None, x: torch.Tensor | None = None
+        self,
+        num_nodes: int,
+        z: torch.Tensor | None = None,
+        x: torch.Tensor | None = None,
+        *,
+        values: bool | None = True,
     ) -> torch.Tensor:
+        """``values``: check that ``z`` lies in ``[0, num_types)`` (a host synchronisation):
+        ``True`` (default) always, ``None`` only under :func:`gdl.debug`, ``False`` never — for a
+        model that checks ``z`` once in ``validate`` (:meth:`gdl.models.NodeInputs.check`)."""
         h = None
         if self.type_embedding is not None:
             if z is None:
@@ -62,7 +72,7 @@ class NodeEmbedding(nn.Module):
                     f"z must be an integer tensor of shape [{num_nodes}], got {tuple(z.shape)} {z.dtype}"
                 )
             if (
-                not torch.compiler.is_compiling()
+                _values(values)
                 and z.numel()
                 and (int(z.min()) < 0 or int(z.max()) >= self.num_types)
             ):

@@ -180,8 +180,9 @@ class EGNNConv(MessagePassing):
         d2 = (r * r).sum(dim=-1, keepdim=True)  # [E, 1]
 
         # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij + W_r radial), per edge;
-        # the d^2 column enters as one fused multiply-add (addcmul) rather than a linear map and a sum
-        w_d = w[:, 2 * f]  # [F]
+        # the d^2 column enters as one fused multiply-add (addcmul) rather than a linear map and a sum;
+        # contiguous: inductor (torch 2.13) miscompiled a product with the strided weight column
+        w_d = w[:, 2 * f].contiguous()  # [F]
         pre = torch.addcmul(a.index_select(0, i) + ab[:, f:].index_select(0, j), d2, w_d)  # [E, F]
         c = 2 * f + 1
         if edge_attr is not None:
