@@ -331,10 +331,11 @@ class Plan:
         """The spec (no atom types: galaxies have none) and a description of ``model`` for scaling."""
         w = self.scaling_widths
         common = {"num_layers": 2, "num_types": 0}
+        scalar = {"num_layers": 2, "inputs": {"num_types": 0}}  # the models that take NodeInputs
         spec = {
-            "EGNN": _gdl("EGNN", hidden_channels=w["scalar"], **common),
-            "InvariantNet": _gdl("InvariantNet", hidden_channels=w["scalar"], **common),
-            "PlainNet": _gdl("PlainNet", hidden_channels=w["scalar"], **common),
+            "EGNN": _gdl("EGNN", hidden_channels=w["scalar"], **scalar),
+            "InvariantNet": _gdl("InvariantNet", hidden_channels=w["scalar"], **scalar),
+            "PlainNet": _gdl("PlainNet", hidden_channels=w["scalar"], **scalar),
             "TFN": _gdl("TFN", hidden_channels=w["tfn"], l_max=1, **common),
             "SE3Transformer": _gdl(
                 "SE3Transformer", hidden_channels=w["se3"], l_max=1, num_heads=2, **common

@@ -59,7 +59,7 @@ def test_bad_inputs_raise_clear_errors():
     batch.edge_vec = torch.zeros(3, 3)
     with pytest.raises(ValueError, match="edge_vec has 3 rows"):
         model(batch)
-    with pytest.raises(ValueError, match="reduce must be 'sum' or 'mean'"):
+    with pytest.raises(ValueError, match=r"reduce must be one of \['sum', 'mean'\]"):
         InvariantNet(["homo"], reduce="max")
 
 
