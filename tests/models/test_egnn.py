@@ -19,7 +19,6 @@ def make(targets, **kwargs) -> EGNN:
 
 
 class TestEGNN(ModelTestMixin):
-
     def make_model(self, targets):
         return make(targets)
 
@@ -33,7 +32,9 @@ def batch_with_velocities(dtype=torch.float64):
 def test_velocity_inputs_are_equivariant():
     torch.manual_seed(0)
     with default_dtype(torch.float64):
-        model = make(["displacement", "energy:graph:0e", "dipole:graph:1o"], inputs={"vector_inputs": ["vel"]})
+        model = make(
+            ["displacement", "energy:graph:0e", "dipole:graph:1o"], inputs={"vector_inputs": ["vel"]}
+        )
     assert_equivariant(model, batch_with_velocities())
 
 

@@ -42,7 +42,10 @@ def test_vector_inputs_enter_as_invariants_and_node_vectors():
     torch.manual_seed(0)
     with default_dtype(torch.float64):
         model = InvariantNet(
-            ["velocity:node:1o", "e:graph:0e"], hidden_channels=8, num_layers=2, inputs={"vector_inputs": "vel"}
+            ["velocity:node:1o", "e:graph:0e"],
+            hidden_channels=8,
+            num_layers=2,
+            inputs={"vector_inputs": "vel"},
         )
     batch = random_molecules(num_graphs=2, seed=2)
     batch.vel = torch.randn(batch.num_nodes, 3, dtype=torch.float64)

@@ -37,7 +37,9 @@ def test_compile_inductor_matches_eager():
 
 
 def test_any_irreps_and_vector_inputs():
-    model = PlainNet(["t:graph:3o", "u:node:2x1e"], hidden_channels=8, num_layers=1, inputs={"vector_inputs": ["vel"]})
+    model = PlainNet(
+        ["t:graph:3o", "u:node:2x1e"], hidden_channels=8, num_layers=1, inputs={"vector_inputs": ["vel"]}
+    )
     batch = random_molecules(num_graphs=2, seed=5, dtype=torch.float32)
     batch.vel = torch.randn(batch.num_nodes, 3)
     out = model(batch)
