@@ -180,10 +180,11 @@ class EGNNConv(MessagePassing):
         d2 = (r * r).sum(dim=-1, keepdim=True)  # [E, 1]
 
         # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij + W_r radial), per edge;
-        # the d^2 column enters as one fused multiply-add (addcmul) rather than a linear map and a sum;
-        # contiguous: inductor (torch 2.13) miscompiled a product with the strided weight column
-        w_d = w[:, 2 * f].contiguous()  # [F]
-        pre = torch.addcmul(a.index_select(0, i) + ab[:, f:].index_select(0, j), d2, w_d)  # [E, F]
+        # w_d d^2 as a linear map, not a broadcast product (addcmul): the product's backward makes two
+        # [E, F] temporaries where the matrix products reduce directly (measured slower); and inductor
+        # (torch 2.13) miscompiled a product with the strided weight column
+        w_d = w[:, 2 * f : 2 * f + 1]  # [F, 1]
+        pre = a.index_select(0, i) + ab[:, f:].index_select(0, j) + F.linear(d2, w_d)  # [E, F]
         c = 2 * f + 1
         if edge_attr is not None:
             pre = pre + F.linear(edge_attr.to(pre.dtype), w[:, c : c + self.edge_dim])
