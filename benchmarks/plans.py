@@ -330,15 +330,14 @@ class Plan:
     def scaling_spec(self, model: str) -> tuple[dict[str, Any], str]:
         """The spec (no atom types: galaxies have none) and a description of ``model`` for scaling."""
         w = self.scaling_widths
-        common = {"num_layers": 2, "num_types": 0}
-        irreps = {"num_layers": 2, "inputs": {"num_types": 0}}  # the irreps models take NodeInputs
+        common = {"num_layers": 2, "inputs": {"num_types": 0}}
         spec = {
             "EGNN": _gdl("EGNN", hidden_channels=w["scalar"], **common),
             "InvariantNet": _gdl("InvariantNet", hidden_channels=w["scalar"], **common),
             "PlainNet": _gdl("PlainNet", hidden_channels=w["scalar"], **common),
-            "TFN": _gdl("TFN", hidden_channels=w["tfn"], l_max=1, **irreps),
+            "TFN": _gdl("TFN", hidden_channels=w["tfn"], l_max=1, **common),
             "SE3Transformer": _gdl(
-                "SE3Transformer", hidden_channels=w["se3"], l_max=1, num_heads=2, **irreps
+                "SE3Transformer", hidden_channels=w["se3"], l_max=1, num_heads=2, **common
             ),
             "GroupConvNet": _gdl(
                 "GroupConvNet", hidden_channels=w["regular"], anchors="tetrahedral", **common

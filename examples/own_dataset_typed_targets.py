@@ -19,7 +19,7 @@ from torch_geometric.utils import scatter
 
 from gdl.data import FullyConnected
 from gdl.keys import Target, cartesian_to_2e
-from gdl.models import EGNN
+from gdl.models import EGNN, NodeInputs
 from gdl.testing import assert_equivariant
 
 TARGETS = [Target("gyration"), Target("polar", "1o"), Target("inertia", "2e"), Target("offset", "1o", "node")]
@@ -78,7 +78,7 @@ def main() -> None:
     except AssertionError:
         print("declaring `polar` as 1e fails the check, as it should")
     # 2. a gdl model for them, trained a little (loss: squared norm of each target's error)
-    model = EGNN(TARGETS, hidden_channels=32, num_layers=3, num_types=3, in_channels=1)
+    model = EGNN(TARGETS, hidden_channels=32, num_layers=3, inputs=NodeInputs(num_types=3, in_channels=1))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     for epoch in range(10):
         for b in DataLoader(data, batch_size=32, shuffle=True):

@@ -2,7 +2,7 @@ r"""EGNN: a stack of :class:`~gdl.nn.EGNNConv` layers with a scalarization reado
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -11,7 +11,8 @@ from torch import nn
 from ..keys import TargetLike
 from ..nn.conv.egnn_conv import EGNNConv, node_degree
 from ..nn.scalar_readout import InvariantReadout, ReadoutFactory, ScalarizationReadout
-from ._scalar_common import ScalarModelBase
+from .inputs import NodeInputs
+from .scalar_base import ScalarModelBase
 
 __all__ = ["EGNN"]
 
@@ -34,7 +35,7 @@ class EGNN(ScalarModelBase):
         h^0 = \mathrm{Emb}(z, x), \quad (h^{l+1}, x^{l+1}) = \mathrm{EGNNConv}_l(h^l, x^l, v), \quad
         y = \mathrm{Readout}\big(h^L,\ r^L_{ij} = x^L_j - x^L_i,\ [x^L - x^0,\ v]\big)
 
-    Vector inputs :math:`v` (``vector_inputs``, e.g. ``("vel",)`` for N-body) enter every layer
+    Vector inputs :math:`v` (``inputs.vector_inputs``, e.g. ``("vel",)`` for N-body) enter every layer
     through the paper's velocity update (eq. 7). The default :class:`~gdl.nn.ScalarizationReadout`
     gives ``0e`` from pooled :math:`h^L`, ``1o`` as :math:`\sum_j w_{ij} r^L_{ij} + u_{i0}(x^L_i - x^0_i)
     + \sum_v u_{iv} v_{iv}` and ``2e`` as :math:`\sum_j w'_{ij}(r^L_{ij}\otimes r^L_{ij})_0`, with
@@ -52,11 +53,11 @@ class EGNN(ScalarModelBase):
         targets: typed targets (:func:`gdl.keys.as_targets`), e.g. ``["homo", "dipole_vec"]``.
         hidden_channels: width of node features and MLPs. Default ``128``.
         num_layers: number of :class:`~gdl.nn.EGNNConv` layers. Default ``4``.
-        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
-        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        inputs: the node inputs, a :class:`~gdl.models.NodeInputs` or a mapping with its keys
+            (``num_types``, ``in_channels``, ``vector_inputs``; the config's ``inputs:`` block);
+            ``None``: ``NodeInputs()`` (10 atom types, no features, no vectors). Default ``None``.
         cutoff: radius of the readout's radial basis and smooth cutoff (the graph itself comes from
             the data pipeline). Default ``5.0``.
-        vector_inputs: names of node-level ``[N, 3]`` ``1o`` fields used as velocities. Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         readout: readout class or factory (:data:`gdl.nn.ReadoutFactory`). Default
             :class:`~gdl.nn.ScalarizationReadout`.
@@ -73,17 +74,13 @@ class EGNN(ScalarModelBase):
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int = 128,
         num_layers: int = 4,
-        num_types: int = 10,
-        in_channels: int = 0,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         readout: ReadoutFactory = ScalarizationReadout,
         attention: bool = False,
     ):
-        super().__init__(
-            targets, hidden_channels, num_layers, num_types, in_channels, cutoff, vector_inputs, reduce
-        )
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce)
         v = len(self.vector_inputs)
         self.convs = nn.ModuleList(
             [
@@ -108,10 +105,8 @@ class EGNN(ScalarModelBase):
         last = len(self.convs) - 1
         for k, conv in enumerate(self.convs):
             update = k < last or self.readout_reads_geometry
-            # the batch was validated once above: no per-layer value checks
-            h, new_pos, _ = conv(
-                h, pos, edge_index, edge_vec=r, vel=vel, degree=degree, update_coords=update, validate=False
-            )
+            # the batch was validated once above; the layers check shapes only
+            h, new_pos, _ = conv(h, pos, edge_index, edge_vec=r, vel=vel, degree=degree, update_coords=update)
             if update:
                 step = new_pos - pos
                 r = r + step.index_select(0, j) - step.index_select(0, i)  # edges follow the nodes

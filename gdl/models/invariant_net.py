@@ -2,7 +2,7 @@ r"""InvariantNet: a distance-only backbone (:class:`~gdl.nn.InvariantConv`) with
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -12,7 +12,8 @@ from ..keys import TargetLike
 from ..nn.conv.invariant_conv import InvariantConv
 from ..nn.radial import CosineCutoff, GaussianBasis, RadialEmbedding, node_pairs, symmetric_pair_nodes
 from ..nn.scalar_readout import ReadoutFactory, ScalarizationReadout
-from ._scalar_common import ScalarModelBase
+from .inputs import NodeInputs
+from .scalar_base import ScalarModelBase
 
 __all__ = ["InvariantNet"]
 
@@ -42,10 +43,10 @@ class InvariantNet(ScalarModelBase):
         targets: typed targets (:func:`gdl.keys.as_targets`).
         hidden_channels: width of node features and filters. Default ``128``.
         num_layers: number of :class:`~gdl.nn.InvariantConv` layers. Default ``4``.
-        num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
-        in_channels: width of invariant node features ``x`` (``0`` ignores ``x``). Default ``0``.
+        inputs: the node inputs, a :class:`~gdl.models.NodeInputs` or a mapping with its keys
+            (``num_types``, ``in_channels``, ``vector_inputs``; the config's ``inputs:`` block);
+            ``None``: ``NodeInputs()`` (10 atom types, no features, no vectors). Default ``None``.
         cutoff: radius of the radial basis and cosine cutoff (layers and readout). Default ``5.0``.
-        vector_inputs: names of node-level ``[N, 3]`` ``1o`` input fields. Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         readout: readout class or factory. Default :class:`~gdl.nn.ScalarizationReadout`.
         num_basis: number of Gaussians of the radial basis. Default ``50`` (SchNet).
@@ -59,17 +60,13 @@ class InvariantNet(ScalarModelBase):
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int = 128,
         num_layers: int = 4,
-        num_types: int = 10,
-        in_channels: int = 0,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         readout: ReadoutFactory = ScalarizationReadout,
         num_basis: int = 50,
     ):
-        super().__init__(
-            targets, hidden_channels, num_layers, num_types, in_channels, cutoff, vector_inputs, reduce
-        )
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce)
         v = len(self.vector_inputs)
         self.num_basis = int(num_basis)
         radial = RadialEmbedding(GaussianBasis(self.num_basis, self.cutoff), CosineCutoff(self.cutoff))
@@ -79,8 +76,24 @@ class InvariantNet(ScalarModelBase):
         self.vector_norms = nn.Linear(v, self.hidden_channels, bias=False) if v else None
         self.readout = self.build_readout(readout, vector_channels=v)
 
+    def validate(self, data: Any) -> None:
+        self._validate_and_pair(data)
+
+    def _validate_and_pair(self, data: Any):
+        """The boundary of the forward pass: the batch checks of :meth:`GDLModel.validate` and the
+        analysis of the graph into node pairs (:func:`~gdl.nn.radial.node_pairs`,
+        :func:`~gdl.nn.radial.symmetric_pair_nodes`), whose sizes depend on the data (``unique``
+        and three ``bool`` tests: host synchronisations, made here once per forward and never in
+        the layers). Returns ``(first, pair_index, pair_nodes)``, ``None`` where not applicable."""
+        super().validate(data)
+        if not len(self.convs):
+            return None, None, None
+        edge_index = data.edge_index
+        first, pair_index = node_pairs(edge_index, data.pos.shape[0], getattr(data, "edge_vec", None) is None)
+        return first, pair_index, symmetric_pair_nodes(edge_index, first, pair_index)
+
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
-        self.validate(data)
+        first, pair_index, nodes = self._validate_and_pair(data)
         pos, edge_index = data.pos, data.edge_index
         h = self.embed(data)
         vel = self.vectors(data)  # [N, V, 3] or None
@@ -90,9 +103,7 @@ class InvariantNet(ScalarModelBase):
         if len(self.convs):
             # lengths, Gaussians and cutoff once for all layers (they share one radial embedding),
             # and once per node pair: both directions of an edge have the same length
-            first, pair_index = node_pairs(edge_index, pos.shape[0], getattr(data, "edge_vec", None) is None)
             basis, cutoff = self.convs[0].edge_features(r if first is None else r.index_select(0, first))
-            nodes = symmetric_pair_nodes(edge_index, first, pair_index)
         for conv in self.convs:
             h = conv(
                 h,

@@ -2,7 +2,7 @@ r"""PlainNet: the no-symmetry baseline (:class:`~gdl.nn.PlainConv` layers, raw-c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -10,8 +10,11 @@ from torch import nn
 
 from ..keys import TargetLike
 from ..nn.conv.plain_conv import PlainConv
+from ..nn.geometry import safe_norm
+from ..nn.radial import CosineCutoff
 from ..nn.scalar_readout import PlainReadout, ReadoutFactory
-from ._scalar_common import ScalarModelBase
+from .inputs import NodeInputs
+from .scalar_base import ScalarModelBase
 
 __all__ = ["PlainNet"]
 
@@ -41,7 +44,6 @@ class PlainNet(ScalarModelBase):
         num_types: atom-type vocabulary (``0`` ignores ``z``). Default ``10``.
         in_channels: width of node features ``x`` (``0`` ignores ``x``). Default ``0``.
         cutoff: radius of the cosine cutoff on messages. Default ``5.0``.
-        vector_inputs: names of node-level ``[N, 3]`` input fields (raw components). Default ``()``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         readout: readout class or factory. Default :class:`~gdl.nn.PlainReadout`.
 
@@ -54,19 +56,18 @@ class PlainNet(ScalarModelBase):
         targets: TargetLike | Iterable[TargetLike],
         hidden_channels: int = 128,
         num_layers: int = 4,
-        num_types: int = 10,
-        in_channels: int = 0,
+        inputs: NodeInputs | Mapping[str, Any] | None = None,
         cutoff: float = 5.0,
-        vector_inputs: Sequence[str] = (),
         reduce: str = "sum",
         readout: ReadoutFactory = PlainReadout,
     ):
-        super().__init__(
-            targets, hidden_channels, num_layers, num_types, in_channels, cutoff, vector_inputs, reduce
-        )
+        super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce)
         v = len(self.vector_inputs)
         self.convs = nn.ModuleList(
-            [PlainConv(self.hidden_channels, cutoff=self.cutoff) for _ in range(self.num_layers)]
+            [
+                PlainConv(self.hidden_channels, radial=CosineCutoff(self.cutoff))
+                for _ in range(self.num_layers)
+            ]
         )
         self.vector_linear = nn.Linear(3 * v, self.hidden_channels, bias=False) if v else None
         self.readout = self.build_readout(readout, vector_channels=v)
@@ -79,6 +80,8 @@ class PlainNet(ScalarModelBase):
         if self.vector_linear is not None and vel is not None:
             h = h + self.vector_linear(vel.flatten(1))  # raw components
         r = self.edge_vectors(data)
+        # the layers share one envelope (the same cutoff): computed once for all of them
+        env = self.convs[0].radial(safe_norm(r)) if len(self.convs) else None
         for conv in self.convs:
-            h = conv(h, pos, edge_index, edge_vec=r)
+            h = conv(h, pos, edge_index, edge_vec=r, edge_radial=env)
         return self.readout(h, edge_index, r, self.batch_vector(data), self.num_graphs(data), node_vec=vel)

@@ -62,7 +62,13 @@ class LinearDynamics(GDLModel):
         super().__init__(targets)
         _check_single_node_vector(self)
         self.velocity = str(velocity)
-        self.time_step = nn.Parameter(torch.tensor(float(init)))
+        self.init = float(init)
+        self.time_step = nn.Parameter(torch.tensor(self.init))
+
+    def reset_parameters(self) -> None:
+        """Set the time step back to its initial value ``init``."""
+        with torch.no_grad():
+            self.time_step.fill_(self.init)
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)

@@ -53,13 +53,21 @@ class NodeEmbedding(nn.Module):
             nn.init.normal_(self.constant)
 
     def forward(
-        self, num_nodes: int, z: torch.Tensor | None = None, x: torch.Tensor | None = None
+        self,
+        num_nodes: int,
+        z: torch.Tensor | None = None,
+        x: torch.Tensor | None = None,
+        *,
+        values: bool | None = None,
     ) -> torch.Tensor:
+        """Embed ``z`` and/or ``x``. ``values``: check that ``z`` lies in ``[0, num_types)`` (a host
+        synchronisation; default ``None``: only under :func:`gdl.debug` — models check it once per
+        forward in :meth:`gdl.models.NodeInputs.check`)."""
         h = None
         if self.type_embedding is not None:
             if z is None:
                 raise ValueError(f"{self} needs atom types `z` [N] (or set num_types=0)")
-            check_types(z, num_nodes, self.num_types)  # values under gdl.debug() / in NodeInputs.check
+            check_types(z, num_nodes, self.num_types, values=values)
             h = self.type_embedding(z)
         if self.feature_linear is not None:
             if x is None:

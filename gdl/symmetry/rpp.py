@@ -15,19 +15,25 @@ __all__ = ["RPP", "ResidualPathwayPrior", "default_residual"]
 
 def default_residual(model: GDLModel, hidden_channels: int = 32, num_layers: int = 2) -> GDLModel:
     """A :class:`~gdl.models.PlainNet` with the targets of ``model`` and, where ``model`` exposes
-    them, its inputs (``num_types``/``in_channels`` of its ``embedding``, ``vector_inputs``,
-    ``cutoff``, ``reduce``)."""
+    them, its inputs (its ``inputs``, else ``num_types``/``in_channels`` of its ``embedding`` and
+    ``vector_inputs``), ``cutoff`` and ``reduce``."""
+    from ..models.inputs import NodeInputs
     from ..models.plain_net import PlainNet
 
-    emb = getattr(model, "embedding", None)
+    inputs = getattr(model, "inputs", None)
+    if not isinstance(inputs, NodeInputs):  # a model not (yet) built from NodeInputs
+        emb = getattr(model, "embedding", None)
+        inputs = NodeInputs(
+            num_types=int(getattr(emb, "num_types", getattr(model, "num_types", 10))),
+            in_channels=int(getattr(emb, "in_channels", getattr(model, "in_channels", 0))),
+            vector_inputs=tuple(getattr(model, "vector_inputs", ())),
+        )
     return PlainNet(
         model.targets,
         hidden_channels=hidden_channels,
         num_layers=num_layers,
-        num_types=int(getattr(emb, "num_types", getattr(model, "num_types", 10))),
-        in_channels=int(getattr(emb, "in_channels", getattr(model, "in_channels", 0))),
+        inputs=inputs,
         cutoff=float(getattr(model, "cutoff", 5.0)),
-        vector_inputs=tuple(getattr(model, "vector_inputs", ())),
         reduce=str(getattr(model, "reduce", "sum")),
     )
 

@@ -169,22 +169,11 @@ class ModelTestMixin:
                 assert value in (repr(attr), str(attr)), f"repr shows {key}={value}, the model has {attr!r}"
 
     # -- the model conventions (#17: boundary checks, small constructors, reset_parameters) ------
-    #: names of the convention tests below this model does not pass yet (skipped, named in the
-    #: skip message); empty once the model is converted
-    pending_convention: frozenset[str] = frozenset()
-
-    def _pending(self, test: str) -> None:
-        if test in self.pending_convention:
-            import pytest
-
-            pytest.skip(f"{type(self).__name__}: {test} pending (#17)")
-
     def test_host_syncs_only_at_the_boundary(self) -> None:
         # a model's forward synchronises device and host only in its value checks (validate ->
         # check_batch and the vector inputs): the layers inside make none
         from .sync import count_host_syncs
 
-        self._pending("test_host_syncs_only_at_the_boundary")
         model = self.build(dtype=torch.float32)
         batch = self.make_batch(dtype=torch.float32)
         with torch.no_grad():
@@ -201,7 +190,6 @@ class ModelTestMixin:
         # at most 8 constructor arguments (``**kwargs`` counts as one)
         import inspect
 
-        self._pending("test_constructor_is_small")
         model = self.build()
         params = [p for p in inspect.signature(type(model).__init__).parameters if p != "self"]
         assert len(params) <= 8, f"{type(model).__name__}.__init__ has {len(params)} arguments: {params}"
@@ -209,7 +197,6 @@ class ModelTestMixin:
     def test_reset_parameters(self) -> None:
         # reset_parameters() re-draws the weights: a model built with seed 0, perturbed and reset
         # under seed 0 again differs from the perturbed one and gives finite outputs
-        self._pending("test_reset_parameters")
         model = self.build()
         assert callable(getattr(model, "reset_parameters", None)), (
             f"{type(model).__name__} has no reset_parameters"

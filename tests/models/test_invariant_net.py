@@ -10,7 +10,6 @@ from gdl.testing.model_mixin import ModelTestMixin
 
 
 class TestInvariantNet(ModelTestMixin):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     # Dynamo + AOT tracing here; inductor code generation (~15-30 s on 2 cores) runs for EGNN by
     # default and for this model in the slow suite (test_compile_inductor_matches_eager)
     compile_backend = "aot_eager"
@@ -43,7 +42,10 @@ def test_vector_inputs_enter_as_invariants_and_node_vectors():
     torch.manual_seed(0)
     with default_dtype(torch.float64):
         model = InvariantNet(
-            ["velocity:node:1o", "e:graph:0e"], hidden_channels=8, num_layers=2, vector_inputs="vel"
+            ["velocity:node:1o", "e:graph:0e"],
+            hidden_channels=8,
+            num_layers=2,
+            inputs={"vector_inputs": "vel"},
         )
     batch = random_molecules(num_graphs=2, seed=2)
     batch.vel = torch.randn(batch.num_nodes, 3, dtype=torch.float64)
@@ -60,7 +62,7 @@ def test_bad_inputs_raise_clear_errors():
     batch.edge_vec = torch.zeros(3, 3)
     with pytest.raises(ValueError, match="edge_vec has 3 rows"):
         model(batch)
-    with pytest.raises(ValueError, match="reduce must be 'sum' or 'mean'"):
+    with pytest.raises(ValueError, match=r"reduce must be one of \['sum', 'mean'\]"):
         InvariantNet(["homo"], reduce="max")
 
 

@@ -8,7 +8,6 @@ from gdl.testing.model_mixin import ModelTestMixin
 
 
 class TestPlainNet(ModelTestMixin):
-    pending_convention = frozenset(["test_constructor_is_small", "test_host_syncs_only_at_the_boundary"])
     # Dynamo + AOT tracing here; inductor code generation (~15-30 s on 2 cores) runs for EGNN by
     # default and for this model in the slow suite (test_compile_inductor_matches_eager)
     compile_backend = "aot_eager"
@@ -38,7 +37,9 @@ def test_compile_inductor_matches_eager():
 
 
 def test_any_irreps_and_vector_inputs():
-    model = PlainNet(["t:graph:3o", "u:node:2x1e"], hidden_channels=8, num_layers=1, vector_inputs=("vel",))
+    model = PlainNet(
+        ["t:graph:3o", "u:node:2x1e"], hidden_channels=8, num_layers=1, inputs={"vector_inputs": ["vel"]}
+    )
     batch = random_molecules(num_graphs=2, seed=5, dtype=torch.float32)
     batch.vel = torch.randn(batch.num_nodes, 3)
     out = model(batch)

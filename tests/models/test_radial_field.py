@@ -46,7 +46,6 @@ class _DynamicsTests(ModelTestMixin):
 
 
 class TestLinearDynamics(_DynamicsTests):
-    pending_convention = frozenset(["test_reset_parameters"])
 
     def make_model(self, targets):
         return LinearDynamics(targets, init=0.7)

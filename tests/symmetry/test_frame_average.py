@@ -10,6 +10,7 @@ from torch_geometric.data import Batch, Data
 from gdl.dtype import default_dtype
 from gdl.groups import GroupElement, act, act_on_data, field_type
 from gdl.keys import Target
+from gdl.models import NodeInputs
 from gdl.symmetry import FrameAverage, pca_frames
 from gdl.testing import assert_equivariant, equivariance_error, float64_atol
 from gdl.testing.data import fully_connected_edge_index
@@ -84,7 +85,7 @@ def test_batched_copies_equal_a_loop_over_frames():
     fa = FrameAverage(model, group="O3")
     data = batch()
     data.vel = torch.randn(data.num_nodes, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    model_v = make_model("PlainNet", vector_inputs=("vel",))
+    model_v = make_model("PlainNet", inputs=NodeInputs(vector_inputs=("vel",)))
     fa_v = FrameAverage(model_v, group="O3")
     with default_dtype(torch.float64):
         out = fa_v(data)
@@ -184,7 +185,7 @@ def test_pseudo_outputs_on_degenerate_clouds(pos):
 
 def test_linear_molecule_with_a_vector_input_is_exact_only_along_the_axis():
     # the documented limit: a velocity off the axis makes the canonical input depend on the basis
-    model = make_model("PlainNet", vector_inputs=("vel",))
+    model = make_model("PlainNet", inputs=NodeInputs(vector_inputs=("vel",)))
     data = molecule(LINEAR)
     data.vel = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -0.5], [0.0, 0.0, 0.3]], dtype=torch.float64)
     assert_equivariant(FrameAverage(model), data, tol=1e-9)

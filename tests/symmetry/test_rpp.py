@@ -8,7 +8,7 @@ import torch
 
 from gdl.dtype import default_dtype
 from gdl.keys import Target
-from gdl.models import EGNN, PlainNet
+from gdl.models import EGNN, NodeInputs, PlainNet
 from gdl.symmetry import RPP, ResidualPathwayPrior, default_residual
 from gdl.testing import assert_equivariant, equivariance_error
 
@@ -71,7 +71,7 @@ def test_regularizer_is_the_gaussian_prior_with_the_given_ratio():
 
 
 def test_report_and_default_residual():
-    model = make_model("EGNN", vector_inputs=("vel",), reduce="mean")
+    model = make_model("EGNN", inputs=NodeInputs(vector_inputs=("vel",)), reduce="mean")
     rpp = RPP(model)
     res = rpp.residual
     assert isinstance(res, PlainNet) and res.targets == model.targets

@@ -2,14 +2,17 @@ r"""E(n)-equivariant graph convolution (Satorras, Hoogeboom & Welling 2021)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_features
-from ..geometry import edge_vectors
-from ._scalar_common import check_edge_attr
+from .._checks import check_features, check_message_passing_kwargs
+from ..geometry import edge_vectors, safe_norm
+from ..radial import RadialEmbedding
+from ._edge_attr import check_edge_attr
 
 __all__ = ["EGNNConv", "node_degree"]
 
@@ -19,14 +22,6 @@ def node_degree(index: torch.Tensor, num_nodes: int, dtype: torch.dtype) -> torc
     ``index_add`` of ones: static shapes under ``torch.compile``, unlike ``bincount``)."""
     ones = torch.ones(index.shape[0], dtype=dtype, device=index.device)
     return torch.zeros(num_nodes, dtype=dtype, device=index.device).index_add_(0, index, ones).clamp_(min=1.0)
-
-
-def check_edge_vec_shape(edge_vec: torch.Tensor, edge_index: torch.Tensor) -> None:
-    if edge_vec.dim() != 2 or edge_vec.shape != (edge_index.shape[1], 3):
-        raise ValueError(
-            f"edge_vec must have shape [{edge_index.shape[1]}, 3] (one row per edge), "
-            f"got {tuple(edge_vec.shape)}"
-        )
 
 
 class EGNNConv(MessagePassing):
@@ -68,7 +63,8 @@ class EGNNConv(MessagePassing):
     node and gathered per edge: the same function with ~``E/N`` times fewer FLOPs. Features and
     coordinate updates are each aggregated by one ``index_add``; without vector channels the
     coordinate messages are ``[E, 3]`` (no ``[E, 1, 3]`` broadcast), and a model passes the node
-    degrees once for all its layers (``degree``) and validates its inputs once (``validate``).
+    degrees once for all its layers (``degree``). The layer checks shapes only; value checks (NaN
+    positions, ``edge_index`` bounds) run at the model boundary or under :func:`gdl.debug`.
 
     Edges ``(j, i) = edge_index[:, e]`` send messages from ``j`` to ``i``; the relative vector is
     ``r_ij = pos[j] - pos[i]`` or the given ``edge_vec`` (minimum image in periodic boxes).
@@ -80,7 +76,12 @@ class EGNNConv(MessagePassing):
         vec_channels: number ``C`` of vector channels updated like ``pos``; ``0`` for none. Default ``0``.
         attention: gate messages with :math:`e_{ij}` (section 3.3). Default ``False``.
         coord_step: :math:`s`, the bound of the squashed coordinate weights. Default ``1.0``.
-        **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`.
+        radial: a :class:`~gdl.nn.RadialEmbedding` whose features of :math:`\lVert r_{ij}\rVert`
+            enter :math:`\phi_e` beside :math:`d^2_{ij}`; ``None`` (default): the paper's
+            :math:`d^2_{ij}` alone.
+        **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`; ``aggr`` is the
+            aggregation of the messages into :math:`h` (``"sum"``, the paper's, or ``"mean"``; the
+            coordinate update is always a mean), ``flow`` must be ``"source_to_target"``.
 
     Shapes:
         - **input:** ``x [N, F]`` (invariant), ``pos [N, 3]`` (position),
@@ -92,6 +93,9 @@ class EGNNConv(MessagePassing):
           reflects (1o), translation-invariant.
     """
 
+    #: the feature aggregation (the paper's sum, or a mean); coordinates are always averaged (eq. 4)
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum", "mean")
+
     def __init__(
         self,
         channels: int,
@@ -100,10 +104,10 @@ class EGNNConv(MessagePassing):
         vec_channels: int = 0,
         attention: bool = False,
         coord_step: float = 1.0,
+        radial: RadialEmbedding | None = None,
         **kwargs,
     ):
-        kwargs.setdefault("aggr", "add")
-        super().__init__(**kwargs)
+        super().__init__(**check_message_passing_kwargs("EGNNConv", kwargs, aggr=self.supported_aggr))
         if channels < 1 or edge_dim < 0 or vel_channels < 0 or vec_channels < 0 or coord_step <= 0:
             raise ValueError(
                 f"EGNNConv: need channels >= 1, edge_dim/vel_channels/vec_channels >= 0, coord_step > 0; got "
@@ -116,8 +120,10 @@ class EGNNConv(MessagePassing):
             int(vec_channels),
         )
         self.coord_step = float(coord_step)
-        # phi_e: Linear on [h_i, h_j, d^2, a_ij] (evaluated fused), SiLU, Linear, SiLU
-        self.edge_lin1 = nn.Linear(2 * f + 1 + self.edge_dim, f)
+        self.radial = radial
+        self.num_radial = int(radial.num_basis) if radial is not None else 0
+        # phi_e: Linear on [h_i, h_j, d^2, a_ij, radial(d)] (evaluated fused), SiLU, Linear, SiLU
+        self.edge_lin1 = nn.Linear(2 * f + 1 + self.edge_dim + self.num_radial, f)
         self.edge_lin2 = nn.Linear(f, f)
         self.att = nn.Linear(f, 1) if attention else None
         self.coord_mlp = nn.Sequential(
@@ -143,49 +149,54 @@ class EGNNConv(MessagePassing):
         x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         edge_vec: torch.Tensor | None = None,
         edge_attr: torch.Tensor | None = None,
+        edge_radial: torch.Tensor | None = None,
         vel: torch.Tensor | None = None,
         vec: torch.Tensor | None = None,
         degree: torch.Tensor | None = None,
         update_coords: bool = True,
-        validate: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         r"""Args beyond the layer's inputs (class docstring), for models that call it in a stack:
+        ``edge_radial [E, num_basis]``, ``radial`` of the edge lengths, computed once by a model
+        whose layers share one radial embedding (computed here when ``None``; only with ``radial``);
         ``degree [N]``, the number of incoming edges of every node clamped to at least 1 (the
-        coordinate mean's denominator; computed here when ``None``); ``update_coords=False`` skips
-        the coordinate and vector-channel update (``pos`` and ``vec`` come back unchanged: a last
-        layer whose coordinates nothing reads); ``validate=False`` skips the value checks of
-        ``pos``, ``edge_index`` and ``edge_vec`` (NaN, index range: each reads the whole tensor),
-        for a caller that has checked them once (shapes are still checked)."""
+        coordinate mean's denominator, and the feature mean's with ``aggr="mean"``; computed here
+        when ``None``); ``update_coords=False`` skips the coordinate and vector-channel update
+        (``pos`` and ``vec`` come back unchanged: a last layer whose coordinates nothing reads).
+        Shapes are checked; values (NaN, index bounds) only under :func:`gdl.debug`."""
         n, f = pos.shape[0], self.channels
-        if validate:
-            r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3], r_ij = pos_j - pos_i
-        elif edge_vec is not None:
-            check_edge_vec_shape(edge_vec, edge_index)
-            r = edge_vec.to(pos.dtype)
-        else:
-            r = pos.index_select(0, edge_index[0]) - pos.index_select(0, edge_index[1])
+        r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3], r_ij = pos_j - pos_i; shape checks
         check_features(x, n, f, "x")
         vel = self._check_vectors(vel, "vel", n, self.vel_channels, allow_flat=True)
         vec = self._check_vectors(vec, "vec", n, self.vec_channels, allow_flat=False)
+        check_edge_attr(edge_attr, r.shape[0], self.edge_dim, "EGNNConv")
         j, i = edge_index[0], edge_index[1]
 
-        w = self.edge_lin1.weight  # [F, 2F + 1 + edge_dim] acting on [h_i, h_j, d^2, a_ij]
+        w = self.edge_lin1.weight  # [F, 2F + 1 + edge_dim + K] acting on [h_i, h_j, d^2, a_ij, radial]
         ab = F.linear(x, torch.cat([w[:, :f], w[:, f : 2 * f]], dim=0))  # [N, 2F] = [W_i h | W_j h]
         a = ab[:, :f] + self.edge_lin1.bias  # [N, F], the bias added per node rather than per edge
         d2 = (r * r).sum(dim=-1, keepdim=True)  # [E, 1]
-        check_edge_attr(edge_attr, r.shape[0], self.edge_dim, "EGNNConv")
 
-        # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij), gathered per edge
-        # w_d d^2 as a linear map: a strided weight column here was miscompiled by inductor (torch 2.13)
+        # first layer of phi_e: W_i h_i + b + W_j h_j + w_d d^2 (+ W_a a_ij + W_r radial), per edge;
+        # w_d d^2 as a linear map, not a broadcast product (addcmul): the product's backward makes two
+        # [E, F] temporaries where the matrix products reduce directly (measured slower); and inductor
+        # (torch 2.13) miscompiled a product with the strided weight column
         w_d = w[:, 2 * f : 2 * f + 1]  # [F, 1]
         pre = a.index_select(0, i) + ab[:, f:].index_select(0, j) + F.linear(d2, w_d)  # [E, F]
+        c = 2 * f + 1
         if edge_attr is not None:
-            pre = pre + F.linear(edge_attr, w[:, 2 * f + 1 :])
+            pre = pre + F.linear(edge_attr.to(pre.dtype), w[:, c : c + self.edge_dim])
+        if self.radial is not None:
+            pre = pre + F.linear(self._edge_radial(r, edge_radial), w[:, c + self.edge_dim :])
+        elif edge_radial is not None:
+            raise ValueError("EGNNConv got edge_radial but was built without a radial embedding")
         m = F.silu(self.edge_lin2(F.silu(pre)))  # phi_e, [E, F]
 
         pos_out, vec_out = pos, vec
+        if degree is None and (update_coords or self.aggr == "mean"):
+            degree = node_degree(i, n, pos.dtype)
         if update_coords:
             coef = self.coord_step * torch.tanh(self.coord_mlp(m))  # [E, 1 + C]
             unit = r * -torch.rsqrt(d2 + 1.0)  # bounded x_i - x_j = -r_ij, [E, 3]
@@ -193,8 +204,6 @@ class EGNNConv(MessagePassing):
                 dx = (coef.unsqueeze(-1) * unit.unsqueeze(1)).flatten(1)  # [E, (1 + C) 3]
             else:
                 dx = coef * unit  # [E, 3]: no [E, 1, 3] broadcast when there are no vector channels
-            if degree is None:
-                degree = node_degree(i, n, dx.dtype)
             # mean over incoming edges; index_add (its backward is a row gather, cheaper than scatter's)
             dx_mean = dx.new_zeros(n, dx.shape[1]).index_add_(0, i, dx) / degree.unsqueeze(-1)
             pos_out = pos + dx_mean[:, :3]
@@ -205,8 +214,20 @@ class EGNNConv(MessagePassing):
         if self.att is not None:
             m = m * torch.sigmoid(self.att(m))
         m_agg = m.new_zeros(n, f).index_add_(0, i, m)  # sum_j e_ij m_ij, [N, F]
+        if self.aggr == "mean":
+            m_agg = m_agg / degree.unsqueeze(-1)
         x_out = x + self.node_mlp(torch.cat([x, m_agg], dim=-1))
         return x_out, pos_out, vec_out
+
+    def _edge_radial(self, r: torch.Tensor, edge_radial: torch.Tensor | None) -> torch.Tensor:
+        if edge_radial is None:
+            return self.radial(safe_norm(r))
+        if edge_radial.dim() != 2 or edge_radial.shape != (r.shape[0], self.num_radial):
+            raise ValueError(
+                f"EGNNConv: edge_radial must have shape [{r.shape[0]}, {self.num_radial}], "
+                f"got {tuple(edge_radial.shape)}"
+            )
+        return edge_radial.to(r.dtype)
 
     def _check_vectors(
         self, v: torch.Tensor | None, name: str, n: int, channels: int, allow_flat: bool
@@ -227,5 +248,8 @@ class EGNNConv(MessagePassing):
         return (
             f"{self.__class__.__name__}({self.channels}, edge_dim={self.edge_dim}, "
             f"vel_channels={self.vel_channels}, vec_channels={self.vec_channels}, "
-            f"attention={self.att is not None}, coord_step={self.coord_step})"
+            f"attention={self.att is not None}, coord_step={self.coord_step}"
+            + (f", radial={self.radial!r}" if self.radial is not None else "")
+            + (f", aggr={self.aggr!r}" if self.aggr != "sum" else "")
+            + ")"
         )

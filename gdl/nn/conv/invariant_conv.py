@@ -3,16 +3,17 @@ r"""Distance-only continuous-filter convolution (SchNet-style interaction block)
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch_geometric.nn import MessagePassing
 
-from .._checks import check_features
+from .._checks import check_edge_index, check_features, check_message_passing_kwargs, check_pos
 from ..geometry import edge_vectors, safe_norm
 from ..radial import CosineCutoff, GaussianBasis, RadialEmbedding
-from ._scalar_common import check_edge_attr
+from ._edge_attr import check_edge_attr
 
 __all__ = ["InvariantConv"]
 
@@ -48,7 +49,12 @@ class InvariantConv(MessagePassing):
             ``[0, 5]`` with a cosine cutoff at 5. Default ``None``.
         edge_dim: width of invariant edge attributes :math:`a_{ij}` fed to the filter network; ``0`` for
             none. Default ``0``.
-        **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`.
+        **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`: ``aggr`` one of
+            :attr:`supported_aggr` (``"sum"``, SchNet's, by default), ``flow="source_to_target"``.
+
+    The per-edge radial quantities a model shares between its layers are ``edge_basis`` and
+    ``edge_cutoff`` (not one ``edge_radial = basis * cutoff``): SchNet multiplies the *filter* by the
+    cutoff, :math:`\phi_W(e)\, c`, which is not a function of the product :math:`e\, c`.
 
     Shapes:
         - **input:** ``x [N, F]`` (invariant), ``pos [N, 3]`` (position), ``edge_index [2, E]``,
@@ -65,6 +71,9 @@ class InvariantConv(MessagePassing):
         - **output:** ``x' [N, F]`` (invariant)
     """
 
+    #: the aggregation of the messages (SchNet's sum, or a mean or max through ``propagate``)
+    supported_aggr: ClassVar[tuple[str, ...]] = ("sum", "mean", "max")
+
     def __init__(
         self,
         channels: int,
@@ -73,14 +82,13 @@ class InvariantConv(MessagePassing):
         edge_dim: int = 0,
         **kwargs,
     ):
-        kwargs.setdefault("aggr", "add")
-        super().__init__(**kwargs)
+        super().__init__(**check_message_passing_kwargs("InvariantConv", kwargs, aggr=self.supported_aggr))
         if channels < 1 or (num_filters is not None and num_filters < 1) or edge_dim < 0:
             raise ValueError(
                 f"InvariantConv: need channels >= 1, num_filters >= 1, edge_dim >= 0; got {channels}, "
                 f"{num_filters}, {edge_dim}"
             )
-        self._sum = isinstance(self.aggr, str) and self.aggr in ("add", "sum")
+        self._sum = self.aggr == "sum"
         self.channels = int(channels)
         self.num_filters = int(num_filters or channels)
         self.edge_dim = int(edge_dim)
@@ -108,6 +116,7 @@ class InvariantConv(MessagePassing):
         x: torch.Tensor,
         pos: torch.Tensor,
         edge_index: torch.Tensor,
+        *,
         edge_vec: torch.Tensor | None = None,
         edge_attr: torch.Tensor | None = None,
         edge_basis: torch.Tensor | None = None,
@@ -117,9 +126,11 @@ class InvariantConv(MessagePassing):
     ) -> torch.Tensor:
         n = pos.shape[0]
         if edge_basis is None:
-            r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; validates pos/edges
+            r = edge_vectors(pos, edge_index, edge_vec)  # [E, 3]; shape checks (values under gdl.debug)
             edge_basis, edge_cutoff = self.edge_features(r)
         else:
+            check_pos(pos)
+            check_edge_index(edge_index, n)
             self._check_edge_features(edge_basis, edge_cutoff, edge_index, pair_index)
         check_features(x, n, self.channels, "x")
         e = edge_basis  # [E, num_basis], or [P, num_basis] per pair

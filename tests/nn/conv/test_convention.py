@@ -83,19 +83,7 @@ def _cases():
 
 CASES = _cases()
 
-#: Layers not yet converted to the convention (#17 items 1-2). Each route's conversion removes its
-#: names; the test of a pending layer is skipped, never silently passed.
-PENDING = {
-    # scalarization route
-    "EGNNConv",
-    "InvariantConv",
-    "PlainConv",
-}
-
-
 def _case(name):
-    if name in PENDING:
-        pytest.skip(f"{name}: not yet on the layer convention (#17)")
     return CASES[name]
 
 
@@ -189,10 +177,7 @@ def test_value_checks_under_debug(name):
 
 def test_shape_errors_without_debug():
     """Shape checks stay on without the switch (they cost nothing)."""
-    name = next((n for n in conv.__all__ if n not in PENDING), None)
-    if name is None:
-        pytest.skip("no layer on the convention yet")
-    cls, kw, build = CASES[name]
+    cls, kw, build = CASES["EGNNConv"]
     layer = cls(**kw)
     data = random_molecule(N, seed=3, dtype=torch.float32)
     x, extras = build()

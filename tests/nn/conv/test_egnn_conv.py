@@ -179,3 +179,34 @@ def test_reset_parameters_and_repr():
     assert repr(conv) == (
         "EGNNConv(16, edge_dim=2, vel_channels=1, vec_channels=0, attention=True, coord_step=1.0)"
     )
+
+
+def test_injected_radial_is_equivariant_and_can_be_shared():
+    """With ``radial`` the basis of the edge lengths enters phi_e: still E(3)-equivariant, and a
+    precomputed ``edge_radial`` (what a model shares between layers) gives the same outputs."""
+    from gdl.nn import BesselBasis, PolynomialCutoff, RadialEmbedding
+
+    conv = make(radial=RadialEmbedding(BesselBasis(4, 5.0), PolynomialCutoff(5.0)))
+    assert conv.edge_lin1.in_features == 2 * C + 1 + 4
+    x, pos, ei = random_graph(6, C, seed=12)
+    errors = equivariance(call_of(conv), x, pos, ei, OUT, with_edge_vec=False)
+    assert errors.max() < 1e-10, errors
+    d = (pos[ei[0]] - pos[ei[1]]).norm(dim=-1)
+    shared = conv(x, pos, ei, edge_radial=conv.radial(d))
+    for a, b in zip(shared[:2], conv(x, pos, ei)[:2]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="edge_radial must have shape"):
+        conv(x, pos, ei, edge_radial=torch.zeros(3, 4, dtype=x.dtype))
+    with pytest.raises(ValueError, match="built without a radial embedding"):
+        make()(x, pos, ei, edge_radial=conv.radial(d))
+
+
+def test_mean_aggregation_changes_the_features_not_the_coordinates():
+    summed, mean = make(), make(aggr="mean")
+    mean.load_state_dict(summed.state_dict())
+    x, pos, ei = random_graph(5, C, seed=13)
+    h_sum, p_sum, _ = summed(x, pos, ei)
+    h_mean, p_mean, _ = mean(x, pos, ei)
+    torch.testing.assert_close(p_mean, p_sum, rtol=0, atol=0)  # coordinates: always the mean
+    assert not torch.allclose(h_mean, h_sum)
+    assert "aggr='mean'" in repr(mean)

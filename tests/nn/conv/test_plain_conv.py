@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from gdl.nn import PlainConv
+from gdl.nn import CosineCutoff, PlainConv
 from gdl.testing import default_dtype
 
 from .scalar_conv_checks import (
@@ -43,7 +43,7 @@ def test_not_rotation_equivariant_but_translation_and_permutation_equivariant(wi
 
 
 def test_matches_the_update_rule_by_hand():
-    conv = make(edge_dim=2, cutoff=4.0)
+    conv = make(edge_dim=2, radial=CosineCutoff(4.0))
     x, pos, ei = random_graph(4, C, seed=11)
     a = torch.randn(ei.shape[1], 2, dtype=torch.float64)
     out = conv(x, pos, ei, edge_attr=a)
@@ -86,8 +86,19 @@ def test_bad_inputs():
 
 
 def test_reset_parameters_and_repr():
-    conv = PlainConv(16, cutoff=3.0)
+    conv = PlainConv(16, radial=CosineCutoff(3.0))
     before = conv.msg_lin1.weight.clone()
     conv.reset_parameters()
     assert not torch.equal(before, conv.msg_lin1.weight)
-    assert repr(conv) == "PlainConv(16, cutoff=3.0, edge_dim=0)"
+    assert repr(conv) == "PlainConv(16, edge_dim=0, radial=CosineCutoff(cutoff=3.0))"
+
+
+def test_precomputed_envelope_matches():
+    """``edge_radial`` (the envelope a model computes once for its layers) gives the same output as
+    the layer computing it, and a wrongly shaped one is refused."""
+    conv = make()
+    x, pos, ei = random_graph(5, C, seed=7)
+    env = conv.radial((pos[ei[0]] - pos[ei[1]]).norm(dim=-1))
+    torch.testing.assert_close(conv(x, pos, ei, edge_radial=env), conv(x, pos, ei), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="edge_radial must have shape"):
+        conv(x, pos, ei, edge_radial=env[:, None])

@@ -1,4 +1,5 @@
-"""Input checks shared by the scalarization-route layers (EGNNConv, InvariantConv, PlainConv)."""
+"""`check_edge_attr`: the edge-attribute shape check shared by the scalarization-route layers
+(EGNNConv, InvariantConv, PlainConv)."""
 
 from __future__ import annotations
 
