@@ -7,6 +7,7 @@ from torch_geometric.data import Batch
 
 from gdl.dtype import default_dtype
 from gdl.groups import act_fields_per_graph, act_per_graph, haar
+from gdl.models import NodeInputs
 from gdl.symmetry._average import group_average, input_types, repeat_graphs
 from gdl.testing.data import random_molecule
 
@@ -56,7 +57,7 @@ def test_coupled_draws_make_the_average_exactly_equivariant():
 
 
 def test_input_types_follow_the_model_and_the_data():
-    model = make_model("EGNN", vector_inputs=("spin", "vel"))
+    model = make_model("EGNN", inputs=NodeInputs(vector_inputs=("spin", "vel")))
     data = batch()
     data.spin = torch.zeros(data.num_nodes, 3)
     assert input_types(model, {"q": "2e", "x9": "1o"}, data) == {"spin": ("node", "1o")}

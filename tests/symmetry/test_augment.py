@@ -8,7 +8,7 @@ from torch_geometric.data import Batch
 
 from gdl.dtype import default_dtype
 from gdl.keys import Target
-from gdl.models import EGNN, PlainNet
+from gdl.models import EGNN, NodeInputs, PlainNet
 from gdl.models.base import GDLModel
 from gdl.symmetry import Augment
 from gdl.testing import equivariance_error, float64_atol
@@ -142,7 +142,7 @@ def test_is_a_no_op_around_an_equivariant_model(name):
 
 def test_vector_inputs_of_the_model_are_rotated():
     """A vector input unknown to the field registry is rotated because the model declares it."""
-    model = make_model("EGNN", vector_inputs=("spin",))
+    model = make_model("EGNN", inputs=NodeInputs(vector_inputs=("spin",)))
     data = batch()
     gen = torch.Generator().manual_seed(0)
     data.spin = torch.randn(data.num_nodes, 3, dtype=torch.float64, generator=gen)

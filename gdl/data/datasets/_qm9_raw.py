@@ -98,6 +98,7 @@ def read_qm9_csv(
     and one ``[M]`` array per scalar CSV column (hartree, debye, bohr, GHz, cal/mol/K) — with ``A``
     atoms in total. ``step(name)`` is called after each stage (for a progress bar).
     """
+    require("qm9", "reading the QM9 CSV files", ("pandas",))
     import pandas as pd
 
     folder = Path(folder) if folder is not None else qm9pack_data_dir()
