@@ -205,10 +205,8 @@ def test_groups_is_pure_group_theory():
     assert out.stdout.split() == ["False", "False", "False"]
 
 
-#: Basenames that several source files share on purpose. ``_scalar_common.py``: the scalarization
-#: route's shared helpers of its layers (gdl/nn/conv) and of its models (gdl/models), owned by that
-#: route's conversion (issue 17); drop it from here once one of the two is renamed.
-INTENDED_DUPLICATES = {"__init__.py", "_scalar_common.py"}
+#: Basenames that several source files share on purpose.
+INTENDED_DUPLICATES = {"__init__.py"}
 
 
 def test_no_two_source_files_share_a_name():
