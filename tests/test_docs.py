@@ -79,7 +79,19 @@ def one_run(args: list[str]) -> list[str] | None:
     args = args[:ends]
     if any("<" in a for a in args):
         return None
-    return [a.split(",")[0] for a in args if a not in ("-m", "--multirun")]
+    return [_first_value(a) for a in args if a not in ("-m", "--multirun")]
+
+
+def _first_value(override: str) -> str:
+    """``key=a,b`` -> ``key=a`` (a sweep's first value); commas inside ``[...]`` or ``{...}`` (a list
+    value such as ``allow_changes=[x,y]``) do not separate sweep values."""
+    depth = 0
+    for k, c in enumerate(override):
+        depth += c in "[{"
+        depth -= c in "]}"
+        if c == "," and depth == 0:
+            return override[:k]
+    return override
 
 
 TRAIN = [(i, one_run(a)) for i, a in commands(["gdl-train"], ["python", "-m", "gdl.cli.train"])]
