@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..keys import FIELDS
-from ..nn._checks import _values, check_types
+from ..nn._checks import check_types, values_checked
 from ..nn.embedding import NodeEmbedding
 
 __all__ = ["NodeInputs", "check_model_core"]
@@ -107,7 +107,7 @@ class NodeInputs:
                 raise ValueError(
                     f"{model}: vector input `{k}` must be a floating tensor of shape [{n}, 3], got {what}"
                 )
-            if _values(values) and not bool(torch.isfinite(v).all()):
+            if values_checked(values) and not bool(torch.isfinite(v).all()):
                 raise ValueError(f"{model}: vector input `{k}` contains NaN or inf")
 
     def vectors(self, data: Any) -> torch.Tensor | None:

@@ -104,7 +104,7 @@ class ScalarModelBase(GDLModel):
         """Invariant node features ``[N, hidden_channels]`` from ``z`` and/or ``x``."""
         z, x = getattr(data, "z", None), getattr(data, "x", None)
         # z's range was checked in validate (NodeInputs.check): no second synchronisation here
-        return self.embedding(data.pos.shape[0], z=z, x=x, values=None)
+        return self.embedding(data.pos.shape[0], z=z, x=x)  # z's range: checked in validate
 
     @staticmethod
     def edge_vectors(data: Any) -> torch.Tensor:

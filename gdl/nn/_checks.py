@@ -27,10 +27,13 @@ __all__ = [
     "check_message_passing_kwargs",
     "check_pos",
     "check_types",
+    "values_checked",
 ]
 
 
-def _values(values: bool | None) -> bool:
+def values_checked(values: bool | None) -> bool:
+    """Whether to make value checks now: ``values`` when given, else :func:`gdl.is_debug_enabled`;
+    never while ``torch.compile`` traces. The one rule every value check in gdl follows."""
     if torch.compiler.is_compiling():
         return False
     return is_debug_enabled() if values is None else bool(values)
@@ -44,7 +47,7 @@ def check_pos(pos: torch.Tensor, name: str = "pos", *, values: bool | None = Non
         raise ValueError(f"{name} must have shape [N, 3], got {tuple(pos.shape)}")
     if not pos.is_floating_point():
         raise TypeError(f"{name} must be a floating tensor, got {pos.dtype}")
-    if _values(values) and not bool(torch.isfinite(pos).all()):
+    if values_checked(values) and not bool(torch.isfinite(pos).all()):
         bad = (~torch.isfinite(pos).all(dim=1)).nonzero().flatten()[:5].tolist()
         raise ValueError(f"{name} contains NaN or inf (rows {bad}...)")
 
@@ -58,7 +61,7 @@ def check_edge_index(edge_index: torch.Tensor, num_nodes: int, *, values: bool |
         raise ValueError(f"edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
     if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
         raise TypeError(f"edge_index must hold integers, got {edge_index.dtype}")
-    if _values(values) and edge_index.numel() > 0:
+    if values_checked(values) and edge_index.numel() > 0:
         lo, hi = int(edge_index.min()), int(edge_index.max())
         if lo < 0 or hi >= num_nodes:
             raise ValueError(f"edge_index has entries in [{lo}, {hi}] but there are {num_nodes} nodes")
@@ -72,7 +75,7 @@ def check_edge_vec(edge_vec: torch.Tensor, num_edges: int, *, values: bool | Non
         raise ValueError(f"edge_vec must have shape [E, 3], got {what}")
     if edge_vec.shape[0] != num_edges:
         raise ValueError(f"edge_vec has {edge_vec.shape[0]} rows but edge_index has {num_edges} edges")
-    if _values(values) and not bool(torch.isfinite(edge_vec).all()):
+    if values_checked(values) and not bool(torch.isfinite(edge_vec).all()):
         raise ValueError("edge_vec contains NaN or inf")
 
 
@@ -82,7 +85,7 @@ def check_types(z: torch.Tensor, num_nodes: int, num_types: int, *, values: bool
     if not isinstance(z, torch.Tensor) or z.dim() != 1 or z.shape[0] != num_nodes or z.is_floating_point():
         what = f"{tuple(z.shape)} {z.dtype}" if isinstance(z, torch.Tensor) else type(z).__name__
         raise ValueError(f"z must be an integer tensor of shape [{num_nodes}], got {what}")
-    if _values(values) and z.numel():
+    if values_checked(values) and z.numel():
         lo, hi = int(z.min()), int(z.max())
         if lo < 0 or hi >= num_types:
             raise ValueError(f"z has values in [{lo}, {hi}], outside [0, {num_types})")

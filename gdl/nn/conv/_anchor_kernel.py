@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from ...groups.anchors import check_anchors
-from .._checks import _values
+from .._checks import values_checked
 from ..radial import BesselBasis, PolynomialCutoff, RadialEmbedding
 
 __all__ = [
@@ -67,7 +67,7 @@ def check_anchor_input(anchors: torch.Tensor, space: str, name: str = "anchors")
     :func:`gdl.debug`, since they need device-to-host synchronisations."""
     if torch.compiler.is_compiling():
         return
-    if _values(None):
+    if values_checked(None):
         check_anchors(anchors, space, name, proper=False)
         return
     if not isinstance(anchors, torch.Tensor):

@@ -12,7 +12,7 @@ from e3nn import o3
 from torch import nn
 from torch_geometric.nn import MessagePassing
 
-from .._checks import _values, check_message_passing_kwargs
+from .._checks import check_message_passing_kwargs, values_checked
 from ..edge_tensor_product import edge_tensor_product
 from ..irreps import as_irreps, check_irreps_features, gate_for
 from ..radial_mlp import RadialMLP
@@ -359,7 +359,7 @@ class SymmetricContraction(nn.Module):
                 )
             # a value check (host synchronisation): only under gdl.debug(); models check z once
             if (
-                _values(None)
+                values_checked(None)
                 and node_type.numel()
                 and (int(node_type.min()) < 0 or int(node_type.max()) >= self.num_types)
             ):
