@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Every gdl model the runner measures.
-GDL_MODELS = ("EGNN", "InvariantNet", "PlainNet", "TFN", "SE3Transformer", "GroupConvNet")
+GDL_MODELS = ("EGNN", "InvariantNet", "PlainNet", "TFN", "MACE", "SE3Transformer", "GroupConvNet")
 #: Peer name -> the module it needs (the ``peers`` extra of pyproject.toml).
 PEERS = {
     "egnn_pytorch": "egnn_pytorch",

@@ -2,8 +2,9 @@
 
 The QM9 rows follow issue 11: 4 layers, batches of 32, ``EGNN`` at 128 features against
 egnn-pytorch at 128 features, ``SE3Transformer`` against se3-transformer-pytorch at degrees 0..2,
-16 channels, 4 heads of 4, depth 4 (SO(3), as the original), ``TFN`` (l_max 2) and ``GroupConvNet``
-(60 icosahedral anchors) with hidden widths chosen so that their parameter counts match EGNN's.
+16 channels, 4 heads of 4, depth 4 (SO(3), as the original), ``TFN`` (l_max 2), ``MACE`` (message
+l_max 2, scalar features, correlation 3: MACE's own choice for molecules) and ``GroupConvNet`` (60
+icosahedral anchors) with hidden widths chosen so that their parameter counts match EGNN's.
 Extra rows, labelled: egnn-pytorch at its own default message width (16); both SE(3)-Transformers
 at 8 molecules per batch (the peer needs ~20 GB at 32); ``GroupConvNet`` at width 32 (the
 parameter-matched one needs more memory than a 24 GB machine has to spare); ``InvariantNet`` and
@@ -14,12 +15,14 @@ on the same QM9 batches of 32 molecules with radius-5 Å graphs, interleaved ste
 process (:func:`benchmarks.measure.pair`): ``TFN`` vs NequIP (3 layers, 32 channels of every
 irrep, l_max 1 and 2, 8 Bessel functions, cutoff 5 Å, energy readout), ``InvariantNet`` vs PyG's
 ``SchNet`` (4 layers, 64 channels, 50 Gaussians; without and with ``torch.set_flush_denormal``,
-the same setting for both), and gdl against itself with the full last layer
-(``prune_last_layer=False``) for ``TFN`` and ``SE3Transformer``.
+the same setting for both), gdl against itself with the full last layer
+(``prune_last_layer=False``) for ``TFN`` and ``SE3Transformer``, and ``MACE`` beside ``TFN`` at the
+same width, layers and l_max (issue 19: many-body messages on scalar features against two-body
+messages on l <= 2 features).
 
 Scaling uses small models so that a training step on 10⁵ points (1.6 M edges) stays below about
 7 GB (measured at 10⁴ points: 2.2–4.4 kB per edge): 2 layers; EGNN, InvariantNet, PlainNet at 32
-features; TFN at 8 and SE3Transformer at 4 channels per irrep with l_max 1 (at l_max 2 the
+features; TFN and MACE at 8 and SE3Transformer at 4 channels per irrep with l_max 1 (at l_max 2 the
 spherical harmonics and per-path weights of every edge take 5–10 kB per edge whatever the width);
 GroupConvNet at 4 channels on the 12 anchors of the tetrahedral group (memory grows with edges ×
 anchors × channels; 60 anchors would need ~5× more).
@@ -179,6 +182,15 @@ class Plan:
                 std,
             ),
             (
+                "mace",
+                "MACE",
+                f"gdl MACE (message l_max 2, scalar features, correlation 3, {layers} layers, width "
+                "matched to EGNN's parameters)",
+                _gdl("MACE", num_layers=layers, l_max=2),
+                b,
+                std,
+            ),
+            (
                 "groupconv",
                 "GroupConvNet",
                 f"gdl GroupConvNet ({num_anchors} {anchors} anchors, {layers} layers, "
@@ -223,9 +235,9 @@ class Plan:
                 "spec": spec,
                 "batch_size": batch_size,
                 "settings": settings,
-                "main": rid in ("egnn", "se3t", "tfn", "groupconv_h32", "invariant", "plain"),
+                "main": rid in ("egnn", "se3t", "tfn", "mace", "groupconv_h32", "invariant", "plain"),
             }
-            if rid in ("tfn", "groupconv"):
+            if rid in ("tfn", "mace", "groupconv"):
                 row["match_parameters_of"] = "egnn"
                 if "EGNN" not in models:  # nothing to match: use the model's default width
                     row.pop("match_parameters_of")
@@ -289,6 +301,14 @@ class Plan:
                 {},
             ),
             (
+                "mace_vs_tfn",
+                "MACE",
+                f"gdl MACE (message l_max 2, scalar features, correlation 3) vs gdl TFN (l_max 2 "
+                f"features), both {ch} channels, {layers} layers",
+                [_gdl("MACE", l_max=2, **tfn), _gdl("TFN", l_max=2, **tfn)],
+                {},
+            ),
+            (
                 "se3t_vs_se3t_full_last_layer",
                 "SE3Transformer",
                 "gdl SE3Transformer (the QM9 row's settings) vs the same with a full last layer",
@@ -323,6 +343,7 @@ class Plan:
             "InvariantNet": _gdl("InvariantNet", hidden_channels=w, num_layers=layers),
             "PlainNet": _gdl("PlainNet", hidden_channels=w, num_layers=layers),
             "TFN": _gdl("TFN", num_layers=layers, l_max=2),
+            "MACE": _gdl("MACE", num_layers=layers, l_max=2),
             "SE3Transformer": self._se3_gdl(),
             "GroupConvNet": _gdl("GroupConvNet", hidden_channels=32, num_layers=layers, anchors=anchors),
         }[model]
@@ -336,6 +357,7 @@ class Plan:
             "InvariantNet": _gdl("InvariantNet", hidden_channels=w["scalar"], **common),
             "PlainNet": _gdl("PlainNet", hidden_channels=w["scalar"], **common),
             "TFN": _gdl("TFN", hidden_channels=w["tfn"], l_max=1, **common),
+            "MACE": _gdl("MACE", hidden_channels=w["tfn"], l_max=1, **common),
             "SE3Transformer": _gdl(
                 "SE3Transformer", hidden_channels=w["se3"], l_max=1, num_heads=2, **common
             ),

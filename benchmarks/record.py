@@ -57,6 +57,7 @@ ALIASES = {
     "InvariantNet": "invariant",
     "PlainNet": "plain",
     "TFN": "tfn",
+    "MACE": "mace",
     "SE3Transformer": "se3t",
     "GroupConvNet": "groupconv",
 }

@@ -112,3 +112,18 @@ def test_nequip_peer_builds_without_changing_gdl_state(batch):
     }
     torch.testing.assert_close(model.module(inputs), out)  # its input is not modified
     model.loss_of(out).backward()
+
+
+def test_mace_is_measured_beside_tfn_in_every_section():
+    """Issue 19: MACE has a QM9 row at EGNN's parameter count, a pair beside TFN at the same width,
+    layers and l_max, and a scaling row."""
+    plan = make_plan(quick=False)
+    rows = {r["id"]: r for r in plan.qm9_rows(list(GDL_MODELS))}
+    assert rows["mace"]["match_parameters_of"] == "egnn" and rows["mace"]["main"]
+    pair = {r["id"]: r for r in plan.pair_rows(list(GDL_MODELS))}["mace_vs_tfn"]
+    mace, tfn = pair["specs"]
+    assert (mace["name"], tfn["name"]) == ("MACE", "TFN")
+    assert mace["kwargs"] == tfn["kwargs"] | {"l_max": 2}
+    spec, config = plan.scaling_spec("MACE")
+    assert spec["name"] == "MACE" and "l_max 1" in config
+    assert plan.context_spec("MACE")["name"] == "MACE"
