@@ -65,7 +65,7 @@ class PlainNet(ScalarModelBase):
         v = len(self.vector_inputs)
         self.convs = nn.ModuleList(
             [
-                PlainConv(self.hidden_channels, radial=CosineCutoff(self.cutoff))
+                PlainConv(self.hidden_channels, radial=CosineCutoff(self.unit_cutoff))
                 for _ in range(self.num_layers)
             ]
         )
@@ -74,7 +74,7 @@ class PlainNet(ScalarModelBase):
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)
-        pos, edge_index = data.pos, data.edge_index
+        pos, edge_index = self.positions(data), data.edge_index  # in units of inputs.length_scale
         h = self.embed(data)
         vel = self.vectors(data)  # [N, V, 3] or None
         if self.vector_linear is not None and vel is not None:
