@@ -4,7 +4,7 @@ core of the model conventions, the node embedding, vector inputs and the injecte
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -35,14 +35,18 @@ class ScalarModelBase(GDLModel):
     most 8 arguments without a ``**kwargs`` pass-through; the node inputs are one value,
     :class:`~gdl.models.NodeInputs`.
 
-    Lengths: the models read coordinates in units of ``inputs.length_scale``
-    (:class:`~gdl.models.NodeInputs`): :meth:`edge_vectors` and :meth:`positions` return
-    ``edge_vec / length_scale`` and ``pos / length_scale``, and the layers and readout are built with
-    :attr:`unit_cutoff` ``= cutoff / length_scale``. With the default ``length_scale = 1`` nothing is
-    rescaled (the same operations as without it).
+    Lengths: a model with :attr:`reads_length_scale` (EGNN, InvariantNet) reads coordinates in
+    units of ``inputs.length_scale`` (:class:`~gdl.models.NodeInputs`): :meth:`edge_vectors` and
+    :meth:`positions` return ``edge_vec / length_scale`` and ``pos / length_scale``, and the layers
+    and readout are built with :attr:`unit_cutoff` ``= cutoff / length_scale``. With the default
+    ``length_scale = 1``, or without :attr:`reads_length_scale` (PlainNet), nothing is rescaled (the
+    same operations as without it).
 
     Args: the model core (see :class:`gdl.models.EGNN`).
     """
+
+    #: whether the model reads coordinates in units of ``inputs.length_scale`` (else as given)
+    reads_length_scale: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -60,7 +64,7 @@ class ScalarModelBase(GDLModel):
         self.hidden_channels, self.num_layers = int(hidden_channels), int(num_layers)
         self.cutoff, self.reduce = float(cutoff), reduce
         #: the unit of length of the layers, in the units of ``pos`` (``inputs.length_scale``)
-        self.length_scale = self.inputs.length_scale
+        self.length_scale = self.inputs.length_scale if self.reads_length_scale else 1.0
         #: the cutoff in that unit: the radius the layers' and readout's radial functions are built on
         self.unit_cutoff = self.cutoff / self.length_scale
         self.embedding = self.inputs.embedding(self.hidden_channels)
