@@ -46,6 +46,12 @@ class EGNN(ScalarModelBase):
     displacements each layer (``r^{l}_{ij} = r^0_{ij} + \Delta_j - \Delta_i``), never recomputed
     from wrapped positions.
 
+    Units: the layers read coordinates in units of ``inputs.length_scale``
+    (:class:`~gdl.models.NodeInputs`; ``pos``, ``edge_vec`` and ``cutoff`` are divided by it), since
+    :math:`\phi_e` reads :math:`\lVert x_i - x_j\rVert^2` and the readout's ``1o`` output is linear in
+    :math:`r_{ij}` and :math:`x^L - x^0`: set it to a typical neighbour distance when coordinates are
+    not O(1) (galaxies in Mpc/h).
+
     Equivariance: every ``0e``/``1o``/``2e`` output is :math:`E(3)`-equivariant (rotations,
     reflections, translations) and permutation-equivariant.
 
@@ -95,7 +101,7 @@ class EGNN(ScalarModelBase):
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)
-        pos0, edge_index = data.pos, data.edge_index
+        pos0, edge_index = self.positions(data), data.edge_index  # in units of inputs.length_scale
         j, i = edge_index[0], edge_index[1]
         h = self.embed(data)
         vel = self.vectors(data)  # [N, V, 3] or None

@@ -1,14 +1,16 @@
-"""What a model reads from each node besides ``pos``: one value, :class:`NodeInputs`.
+"""What a model reads from each node besides ``pos``, and the unit it reads ``pos`` in: one value,
+:class:`NodeInputs`.
 
-Every gdl model takes ``inputs=NodeInputs(num_types, in_channels, vector_inputs)`` — the same three
-numbers the Hydra configs keep in their top-level ``inputs:`` block (``model.inputs: ${inputs}``) —
-instead of three loose constructor arguments. The validation of those inputs, the value checks on
+Every gdl model takes ``inputs=NodeInputs(num_types, in_channels, vector_inputs, length_scale)`` —
+the values the Hydra configs keep in their top-level ``inputs:`` block (``model.inputs: ${inputs}``) —
+instead of loose constructor arguments. The validation of those inputs, the value checks on
 the vector fields (once per forward, at the model boundary) and the gathering of the vectors into an
 ``[N, V, 3]`` tensor live here and nowhere else.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +33,19 @@ class NodeInputs:
         in_channels: width of the per-node invariant features ``x`` (``0``: none).
         vector_inputs: names of node-level ``[N, 3]`` ``1o`` fields the model reads as vectors
             (e.g. ``("vel",)`` for N-body); a single name may be given as a string.
+        length_scale: the length in which the network reads coordinates, in the units of ``pos``:
+            :class:`~gdl.models.EGNN` and :class:`~gdl.models.InvariantNet` (through
+            :class:`~gdl.models.scalar_base.ScalarModelBase`) divide ``pos``, ``edge_vec`` and their
+            ``cutoff`` by it before any layer, because their MLPs and readouts read raw coordinates
+            (EGNN's ``|x_i - x_j|^2``, the readouts' ``sum_j w_ij r_ij``): with
+            neighbours tens of units apart (galaxies in Mpc/h) their activations and outputs start
+            orders of magnitude too large and training fails. Set it to a typical
+            neighbour distance (e.g. the mean inter-particle spacing :math:`(V/N)^{1/3}`); ``1.0``
+            (default) reads ``pos`` as given, as before (QM9 in Å, N-body). Those models' outputs are
+            then unchanged when ``pos``, ``edge_vec``, ``cutoff`` and ``length_scale`` are all
+            multiplied by one factor (a change of units). :class:`~gdl.models.PlainNet` (whose
+            outputs do not scale with the coordinates), the irreps-route models and
+            :class:`~gdl.models.GroupConvNet` do not read it.
 
     ``NodeInputs.of(value)`` accepts a ``NodeInputs``, a mapping with those keys (a Hydra
     ``DictConfig``) or ``None`` (the defaults).
@@ -39,6 +54,7 @@ class NodeInputs:
     num_types: int = 10
     in_channels: int = 0
     vector_inputs: tuple[str, ...] = field(default=())
+    length_scale: float = 1.0
 
     def __post_init__(self) -> None:
         vec = self.vector_inputs
@@ -46,11 +62,14 @@ class NodeInputs:
         object.__setattr__(self, "vector_inputs", vec)
         object.__setattr__(self, "num_types", int(self.num_types))
         object.__setattr__(self, "in_channels", int(self.in_channels))
+        object.__setattr__(self, "length_scale", float(self.length_scale))
         if self.num_types < 0 or self.in_channels < 0:
             raise ValueError(
                 "NodeInputs: num_types and in_channels must be >= 0, "
                 f"got {self.num_types}, {self.in_channels}"
             )
+        if not (math.isfinite(self.length_scale) and self.length_scale > 0):
+            raise ValueError(f"NodeInputs: length_scale must be finite and > 0, got {self.length_scale}")
         if len(set(vec)) != len(vec):
             raise ValueError(f"NodeInputs: vector_inputs has repeated names: {list(vec)}")
         for k in vec:
@@ -69,10 +88,11 @@ class NodeInputs:
             return value
         if isinstance(value, Mapping) or hasattr(value, "items"):
             d = dict(value.items())
-            unknown = sorted(set(d) - {"num_types", "in_channels", "vector_inputs"})
+            unknown = sorted(set(d) - {"num_types", "in_channels", "vector_inputs", "length_scale"})
             if unknown:
                 raise ValueError(
-                    f"NodeInputs: unknown keys {unknown}; expected num_types, in_channels, vector_inputs"
+                    f"NodeInputs: unknown keys {unknown}; expected num_types, in_channels, vector_inputs, "
+                    "length_scale"
                 )
             if "vector_inputs" in d and not isinstance(d["vector_inputs"], str):
                 d["vector_inputs"] = tuple(d["vector_inputs"])

@@ -37,6 +37,11 @@ class InvariantNet(ScalarModelBase):
     ``2e``; :class:`~gdl.nn.InvariantReadout` gives ``0e`` only, and the model then refuses ``1o``/``2e``
     targets at construction with an error naming the target.
 
+    Units: coordinates are read in units of ``inputs.length_scale`` (:class:`~gdl.models.NodeInputs`):
+    the backbone is unchanged by it (its filters are functions of :math:`d_{ij}/\text{cutoff}`), but
+    the readout's ``1o``/``2e`` outputs are linear/quadratic in :math:`r_{ij}`, so with coordinates far
+    from O(1) (galaxies in Mpc/h) they start orders of magnitude off the standardised targets.
+
     Equivariance: ``h`` is invariant; outputs are :math:`E(3)`- and permutation-equivariant by type.
 
     Args:
@@ -69,7 +74,8 @@ class InvariantNet(ScalarModelBase):
         super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce)
         v = len(self.vector_inputs)
         self.num_basis = int(num_basis)
-        radial = RadialEmbedding(GaussianBasis(self.num_basis, self.cutoff), CosineCutoff(self.cutoff))
+        c = self.unit_cutoff  # the cutoff in units of inputs.length_scale, as the edge vectors
+        radial = RadialEmbedding(GaussianBasis(self.num_basis, c), CosineCutoff(c))
         self.convs = nn.ModuleList(
             [InvariantConv(self.hidden_channels, radial=radial) for _ in range(self.num_layers)]
         )
@@ -94,7 +100,7 @@ class InvariantNet(ScalarModelBase):
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         first, pair_index, nodes = self._validate_and_pair(data)
-        pos, edge_index = data.pos, data.edge_index
+        pos, edge_index = self.positions(data), data.edge_index  # in units of inputs.length_scale
         h = self.embed(data)
         vel = self.vectors(data)  # [N, V, 3] or None
         if self.vector_norms is not None and vel is not None:

@@ -3,7 +3,7 @@ r"""PlainNet: the no-symmetry baseline (:class:`~gdl.nn.PlainConv` layers, raw-c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -34,6 +34,12 @@ class PlainNet(ScalarModelBase):
     (``[B or N, irreps.dim]``, ``2e`` slots in e3nn's basis order) even though nothing makes them
     transform as declared.
 
+    Units: it reads ``pos`` as given and ignores ``inputs.length_scale``
+    (:attr:`reads_length_scale` is ``False``): its outputs do not scale with the coordinates (the
+    readout reads ``h`` only), and on the galaxy velocity task (Mpc/h) PlainNet + augment learned
+    less with coordinates in units of the clouds' spacing than with raw Mpc/h (measured in
+    ``conf/ablation/galaxy_velocity_scaling.yaml``).
+
     Symmetry: translation-invariant and permutation-equivariant; **not** rotation- or
     reflection-equivariant (measured: relative rotation error well above ``1e-2``; see the tests).
 
@@ -51,6 +57,9 @@ class PlainNet(ScalarModelBase):
         ``Batch`` -> ``{name: [B or N, irreps.dim]}`` as :class:`~gdl.models.EGNN`.
     """
 
+    #: raw coordinates (class docstring, Units)
+    reads_length_scale: ClassVar[bool] = False
+
     def __init__(
         self,
         targets: TargetLike | Iterable[TargetLike],
@@ -65,7 +74,7 @@ class PlainNet(ScalarModelBase):
         v = len(self.vector_inputs)
         self.convs = nn.ModuleList(
             [
-                PlainConv(self.hidden_channels, radial=CosineCutoff(self.cutoff))
+                PlainConv(self.hidden_channels, radial=CosineCutoff(self.unit_cutoff))
                 for _ in range(self.num_layers)
             ]
         )
@@ -74,7 +83,7 @@ class PlainNet(ScalarModelBase):
 
     def forward(self, data: Any) -> dict[str, torch.Tensor]:
         self.validate(data)
-        pos, edge_index = data.pos, data.edge_index
+        pos, edge_index = self.positions(data), data.edge_index  # as given (reads_length_scale)
         h = self.embed(data)
         vel = self.vectors(data)  # [N, V, 3] or None
         if self.vector_linear is not None and vel is not None:

@@ -4,7 +4,7 @@ core of the model conventions, the node embedding, vector inputs and the injecte
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -35,8 +35,18 @@ class ScalarModelBase(GDLModel):
     most 8 arguments without a ``**kwargs`` pass-through; the node inputs are one value,
     :class:`~gdl.models.NodeInputs`.
 
+    Lengths: a model with :attr:`reads_length_scale` (EGNN, InvariantNet) reads coordinates in
+    units of ``inputs.length_scale`` (:class:`~gdl.models.NodeInputs`): :meth:`edge_vectors` and
+    :meth:`positions` return ``edge_vec / length_scale`` and ``pos / length_scale``, and the layers
+    and readout are built with :attr:`unit_cutoff` ``= cutoff / length_scale``. With the default
+    ``length_scale = 1``, or without :attr:`reads_length_scale` (PlainNet), nothing is rescaled (the
+    same operations as without it).
+
     Args: the model core (see :class:`gdl.models.EGNN`).
     """
+
+    #: whether the model reads coordinates in units of ``inputs.length_scale`` (else as given)
+    reads_length_scale: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -53,6 +63,10 @@ class ScalarModelBase(GDLModel):
         self.inputs = NodeInputs.of(inputs)
         self.hidden_channels, self.num_layers = int(hidden_channels), int(num_layers)
         self.cutoff, self.reduce = float(cutoff), reduce
+        #: the unit of length of the layers, in the units of ``pos`` (``inputs.length_scale``)
+        self.length_scale = self.inputs.length_scale if self.reads_length_scale else 1.0
+        #: the cutoff in that unit: the radius the layers' and readout's radial functions are built on
+        self.unit_cutoff = self.cutoff / self.length_scale
         self.embedding = self.inputs.embedding(self.hidden_channels)
 
     @property
@@ -90,7 +104,7 @@ class ScalarModelBase(GDLModel):
         out = readout(
             self.targets,
             self.hidden_channels,
-            cutoff=self.cutoff,
+            cutoff=self.unit_cutoff,
             reduce=self.reduce,
             vector_channels=vector_channels,
         )
@@ -106,14 +120,20 @@ class ScalarModelBase(GDLModel):
         # z's range was checked in validate (NodeInputs.check): no second synchronisation here
         return self.embedding(data.pos.shape[0], z=z, x=x)  # z's range: checked in validate
 
-    @staticmethod
-    def edge_vectors(data: Any) -> torch.Tensor:
+    def edge_vectors(self, data: Any) -> torch.Tensor:
         """``data.edge_vec`` if present (minimum image in periodic boxes), else ``pos[j] - pos[i]``
-        ``[E, 3]``; no validation (``validate(data)`` has checked the batch already)."""
+        ``[E, 3]``, divided by :attr:`length_scale`; no validation (``validate(data)`` has checked
+        the batch already)."""
         given = getattr(data, "edge_vec", None)
         if given is not None:
-            return given.to(data.pos.dtype)
-        return data.pos[data.edge_index[0]] - data.pos[data.edge_index[1]]
+            r = given.to(data.pos.dtype)
+        else:
+            r = data.pos[data.edge_index[0]] - data.pos[data.edge_index[1]]
+        return r if self.length_scale == 1.0 else r / self.length_scale
+
+    def positions(self, data: Any) -> torch.Tensor:
+        """``data.pos [N, 3]`` divided by :attr:`length_scale` (the layers' unit of length)."""
+        return data.pos if self.length_scale == 1.0 else data.pos / self.length_scale
 
     def vectors(self, data: Any) -> torch.Tensor | None:
         """The vector inputs stacked as ``[N, V, 3]`` (``None`` when there are none); checked in
