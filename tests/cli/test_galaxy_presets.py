@@ -50,6 +50,12 @@ def test_preset_sweeps_the_issue_grid(preset, tmp_path):
                                                     run_dir=tmp_path).model.hidden_channels
     else:
         assert params["data.train_size"] == "50,100,200,400,800"
+    # one step budget for every size (the header says why), and seeds outermost
+    assert cfg.trainer.max_steps == 800 and cfg.trainer.max_epochs == -1
+    assert cfg.module.scheduler.T_max == 800 and cfg.module.scheduler_interval == "step"
+    assert list(params)[0] == "seed"
+    spacing = cfg.data.config.box_size / cfg.data.config.num_points ** (1 / 3)
+    assert cfg.inputs.length_scale == pytest.approx(spacing, rel=1e-3)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -89,7 +95,7 @@ def test_shrunk_preset_end_to_end(preset, tmp_path):
     shrunk = ["data.train_size=16", "model.hidden_channels=4,8"] if preset == "galaxy_params" else [
         "data.train_size=8,16"]
     _run(["gdl.cli.train", "-m", f"ablation={preset}", f"combo={combos}", *shrunk, "seed=0,1",
-          "trainer.max_epochs=1", *TINY, f"hydra.sweep.dir={sweep}",
+          "trainer.max_steps=4", "trainer.val_check_interval=2", *TINY, f"hydra.sweep.dir={sweep}",
           f"paths.data_dir.galaxy={tmp_path / 'data'}"],
          env, 1500)
     _run(["gdl.baselines.ablation", str(sweep)], env, 600)
