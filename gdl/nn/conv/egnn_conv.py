@@ -53,8 +53,9 @@ def edge_pair_sum(
     """``[E, F]``: ``a[i[e]] + b[j[e]] + d[e] * w`` for node tables ``a [N, F]``, ``b [N, F]``, edge
     indices ``i, j [E]``, an edge scalar ``d [E]`` and a vector ``w [F]`` — the first linear layer of
     an edge MLP on ``[h_i, h_j, d_ij]`` once ``a = W_i h + bias`` and ``b = W_j h`` are computed per
-    node. The same values as ``a.index_select(0, i) + b.index_select(0, j) + d[:, None] * w`` (same
-    order of the sums), written into one ``[E, F]`` tensor without temporaries; the backward is two
+    node. The value of ``a.index_select(0, i) + b.index_select(0, j) + d[:, None] * w`` (the same sums
+    in the same order; the last one a fused multiply-add, so equal up to rounding), written into one
+    ``[E, F]`` tensor without temporaries; the backward is two
     ``index_add`` and two matrix-vector products (differentiable: double backward works)."""
     return _EdgePairSum.apply(a, b, i, j, d, w)
 
