@@ -5,7 +5,9 @@ JSON record:
 
 * ``{"kind": "gdl", "name": "EGNN", "kwargs": {...}}`` — a :mod:`gdl.models` class with one
   graph-level scalar target; ``kwargs["anchors"]`` of ``GroupConvNet`` is a name
-  (``"icosahedral"``, ``"octahedral"``, ``"tetrahedral"``) or ``"random:<n>"``;
+  (``"icosahedral"``, ``"octahedral"``, ``"tetrahedral"``) or ``"random:<n>"``; with
+  ``"commit": "<git revision>"``, the class of the gdl package at that commit of this repository
+  (:func:`gdl_package_at`: old and new code side by side in one process);
 * ``{"kind": "peer", "name": "egnn_pytorch" | "se3_transformer_pytorch" | "nequip" | "schnet",
   "kwargs": {...}}`` — the peers of the ``peers`` extra and PyG's SchNet, wrapped to read the same
   batches (:class:`EGNNPytorchNet`, :class:`SE3TransformerPytorchNet`, :class:`NequIPNet`,
@@ -19,9 +21,17 @@ square of the outputs, i.e. regression to zero — the cost of a training step d
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -37,6 +47,7 @@ __all__ = [
     "SchNetNet",
     "build",
     "count_parameters",
+    "gdl_package_at",
     "match_hidden",
     "peer_available",
 ]
@@ -85,15 +96,61 @@ def _anchors(value: str):
     raise ValueError(f"anchors must be one of {sorted(groups)} or 'random:<n>', got {value!r}")
 
 
-def _gdl_module(name: str, kwargs: dict[str, Any]) -> nn.Module:
-    import gdl.models
+_REPO = Path(__file__).resolve().parents[1]
+_ABSOLUTE_IMPORT = re.compile(r"^(\s*)(from|import) gdl(?=[\s.])", re.MULTILINE)
 
+
+def gdl_package_at(commit: str, cache: str | os.PathLike | None = None) -> str:
+    """The import name of a copy of the ``gdl`` package at ``commit`` (any git revision of this
+    repository), importable beside the working tree's ``gdl``: ``git archive`` extracts it as
+    ``gdl_<sha>`` under ``cache`` (default: ``gdl-bench-packages`` in the temporary directory; kept,
+    so every measurement process reuses it), with its absolute ``gdl`` imports renamed, and
+    ``cache`` is put on ``sys.path``."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{commit}^{{commit}}"],
+        cwd=_REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if sha.returncode != 0:
+        raise ValueError(f"not a commit of {_REPO}: {commit!r} ({sha.stderr.strip()})")
+    name = f"gdl_{sha.stdout.strip()[:12]}"
+    root = Path(cache) if cache is not None else Path(tempfile.gettempdir()) / "gdl-bench-packages"
+    target = root / name
+    if not target.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", sha.stdout.strip(), "gdl"],
+            cwd=_REPO,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(staging)], input=archive, check=True)
+        for py in (staging / "gdl").rglob("*.py"):
+            py.write_text(_ABSOLUTE_IMPORT.sub(rf"\1\2 {name}", py.read_text()))
+        try:
+            os.replace(staging / "gdl", target)
+        except OSError:  # another process extracted it first
+            if not target.is_dir():
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return name
+
+
+def _gdl_module(name: str, kwargs: dict[str, Any], commit: str | None = None) -> nn.Module:
     if name not in GDL_MODELS:
         raise ValueError(f"unknown gdl model {name!r}; known: {GDL_MODELS}")
+    package = "gdl" if commit is None else gdl_package_at(commit)
+    models = importlib.import_module(f"{package}.models")
     kwargs = dict(kwargs)
     if "anchors" in kwargs:
         kwargs["anchors"] = _anchors(kwargs["anchors"])
-    return getattr(gdl.models, name)([TARGET], **kwargs)
+    return getattr(models, name)([TARGET], **kwargs)
 
 
 def _identity(batch: Any) -> Any:
@@ -305,7 +362,7 @@ def build(spec: dict[str, Any]) -> BenchModel:
     """The :class:`BenchModel` of a spec (module docstring)."""
     kind, name, kwargs = spec["kind"], spec["name"], spec.get("kwargs", {})
     if kind == "gdl":
-        return BenchModel(_gdl_module(name, kwargs), _identity, _output_loss)
+        return BenchModel(_gdl_module(name, kwargs, spec.get("commit")), _identity, _output_loss)
     if kind == "peer" and name == "egnn_pytorch":
         return BenchModel(EGNNPytorchNet(**kwargs), _identity, _square_mean)
     if kind == "peer" and name == "se3_transformer_pytorch":

@@ -18,7 +18,10 @@ irrep, l_max 1 and 2, 8 Bessel functions, cutoff 5 Å, energy readout), ``Invari
 the same setting for both), gdl against itself with the full last layer
 (``prune_last_layer=False``) for ``TFN`` and ``SE3Transformer``, and ``MACE`` beside ``TFN`` at the
 same width, layers and l_max (issue 19: many-body messages on scalar features against two-body
-messages on l <= 2 features).
+messages on l <= 2 features). With ``--versus-commit REV`` the section also puts every selected
+model beside the same model of the gdl package at commit ``REV``
+(:func:`benchmarks.models.gdl_package_at`; the QM9 rows' settings and full graphs, same weights),
+``RATIO <model>_vs_<REV>``: old code's time / new code's time.
 
 Scaling uses small models so that a training step on 10⁵ points (1.6 M edges) stays below about
 7 GB (measured at 10⁴ points: 2.2–4.4 kB per edge): 2 layers; EGNN, InvariantNet, PlainNet at 32
@@ -333,6 +336,29 @@ class Plan:
             for rid, model, label, specs, extra in rows
             if model in models
         ]
+
+    def versus_rows(self, models: list[str], commit: str) -> list[dict[str, Any]]:
+        """Pairs rows (as :meth:`pair_rows`) of every selected model against the same model of the gdl
+        package at ``commit``: the QM9 section's settings (:meth:`context_spec`) and full graphs."""
+        from .record import ALIASES
+
+        tag = "".join(c if c.isalnum() else "_" for c in commit)
+        rows = []
+        for model in models:
+            spec = self.context_spec(model)
+            rows.append(
+                {
+                    "id": f"{ALIASES[model]}_vs_{tag}",
+                    "ratio": f"{ALIASES[model]}_vs_{tag}",
+                    "model": model,
+                    "label": f"gdl {model} (QM9 row settings) vs the same at commit {commit}",
+                    "specs": [spec, {**spec, "commit": commit}],
+                    "batch_size": self.batch_size,
+                    "radius": None,
+                    "settings": dict(self.pair_steps),
+                }
+            )
+        return rows
 
     def context_spec(self, model: str) -> dict[str, Any]:
         """The spec of ``model`` in the compile and FLOPs sections when the QM9 section did not run."""

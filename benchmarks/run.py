@@ -68,6 +68,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
     p.add_argument("--models", default=",".join(GDL_MODELS), help="comma-separated gdl models to measure")
     p.add_argument("--no-peers", action="store_true", help="do not run the peers (their rows say so)")
+    p.add_argument(
+        "--versus-commit",
+        default=None,
+        metavar="REV",
+        help="pairs section: also each selected model vs the same model at git revision REV "
+        "(RATIO <model>_vs_<REV>, old time / new time)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads. Default: the available cores")
     p.add_argument(
         "--mem-limit-gb",
@@ -194,7 +201,8 @@ def run_qm9(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: s
 
 def run_pairs(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: str) -> list[dict[str, Any]]:
     rows = []
-    for row in plan.pair_rows(args.models):
+    versus = plan.versus_rows(args.models, args.versus_commit) if args.versus_commit else []
+    for row in plan.pair_rows(args.models) + versus:
         workload = {
             "type": "qm9",
             "sample": sample_path,

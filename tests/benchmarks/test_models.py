@@ -127,3 +127,16 @@ def test_mace_is_measured_beside_tfn_in_every_section():
     spec, config = plan.scaling_spec("MACE")
     assert spec["name"] == "MACE" and "l_max 1" in config
     assert plan.context_spec("MACE")["name"] == "MACE"
+
+
+def test_a_model_of_another_commit_is_built_from_its_own_package(tmp_path, batch):
+    name = models.gdl_package_at("HEAD", cache=tmp_path)
+    assert name.startswith("gdl_") and (tmp_path / name / "models" / "egnn.py").is_file()
+    assert models.gdl_package_at("HEAD", cache=tmp_path) == name  # extracted once, then reused
+    spec = {"kind": "gdl", "name": "EGNN", "kwargs": {"hidden_channels": 8, "num_layers": 2}}
+    old = build({**spec, "commit": "HEAD"})
+    assert type(old.module).__module__.startswith("gdl_") and type(old.module).__module__ != "gdl.models.egnn"
+    out = old.module(old.prepare(batch))
+    assert out["U0"].shape == (4, 1)
+    with pytest.raises(ValueError, match="not a commit"):
+        models.gdl_package_at("no-such-revision-xyz", cache=tmp_path)

@@ -182,3 +182,27 @@ def test_quick_pairs_are_interleaved_and_give_ratio_lines(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("invariant_vs_schnet", "invariant_vs_schnet_forward", "invariant_vs_schnet_ftz"):
         assert re.search(rf"^RATIO {name} \d", out, re.M), name
+
+
+def test_versus_commit_puts_each_model_beside_its_old_code(tmp_path, capsys):
+    args = parse_args(
+        [
+            "--quick",
+            "--random-molecules",
+            "--no-isolate",
+            "--only",
+            "pairs",
+            "--models",
+            "EGNN",
+            "--versus-commit",
+            "HEAD",
+            "--results-dir",
+            str(tmp_path),
+        ]
+    )
+    record = run(args)
+    (row,) = (r for r in record["pairs"] if r["id"] == "egnn_vs_HEAD")
+    assert row["result"]["status"] == "ok" and row["workload"]["radius"] is None  # QM9 rows' full graphs
+    new, old = row["specs"]
+    assert old == {**new, "commit": "HEAD"}
+    assert re.search(r"^RATIO egnn_vs_HEAD \d", capsys.readouterr().out, re.M)

@@ -206,8 +206,11 @@ def test_optimised_step_matches_the_old_layer_on_fixed_weights(targets, attentio
     )
     for k in ref:
         torch.testing.assert_close(out[k], ref[k], atol=1e-6, rtol=1e-5)
+    # float32 sums over edges of terms up to the largest gradient (~10^2 here): a gradient that
+    # nearly cancels (the attention bias, ~1e-6) keeps their absolute rounding error, ~1e-7 of it
+    scale = max(float(g.abs().max()) for g in ref_grads if g is not None)
     for g, g_ref in zip(grads, ref_grads):
         if g_ref is None:
             assert g is None or g.abs().max() == 0
         else:
-            torch.testing.assert_close(g, g_ref, atol=1e-6, rtol=1e-4)
+            torch.testing.assert_close(g, g_ref, atol=max(1e-6, 1e-7 * scale), rtol=1e-4)
