@@ -15,7 +15,8 @@ process (:func:`benchmarks.measure.pair`): ``TFN`` vs NequIP (3 layers, 32 chann
 irrep, l_max 1 and 2, 8 Bessel functions, cutoff 5 Å, energy readout), ``InvariantNet`` vs PyG's
 ``SchNet`` (4 layers, 64 channels, 50 Gaussians; without and with ``torch.set_flush_denormal``,
 the same setting for both), and gdl against itself with the full last layer
-(``prune_last_layer=False``) for ``TFN`` and ``SE3Transformer``.
+(``prune_last_layer=False``) and with e3nn's generated tensor-product code (``tp_backend="e3nn"``,
+the same function as the default ``"batched"``) for ``TFN`` and ``SE3Transformer``.
 
 Scaling uses small models so that a training step on 10⁵ points (1.6 M edges) stays below about
 7 GB (measured at 10⁴ points: 2.2–4.4 kB per edge): 2 layers; EGNN, InvariantNet, PlainNet at 32
@@ -286,6 +287,30 @@ class Plan:
                 "TFN",
                 f"gdl TFN (l_max 2, {ch} channels, {layers} layers) vs the same with a full last layer",
                 [_gdl("TFN", l_max=2, **tfn), _gdl("TFN", l_max=2, prune_last_layer=False, **tfn)],
+                {},
+            ),
+            (
+                "tfn_vs_tfn_e3nn_tp_l1",
+                "TFN",
+                f"gdl TFN (l_max 1, {ch} channels, {layers} layers) vs the same with e3nn's TP code",
+                [_gdl("TFN", l_max=1, **tfn), _gdl("TFN", l_max=1, tp_backend="e3nn", **tfn)],
+                {},
+            ),
+            (
+                "tfn_vs_tfn_e3nn_tp_l2",
+                "TFN",
+                f"gdl TFN (l_max 2, {ch} channels, {layers} layers) vs the same with e3nn's TP code",
+                [_gdl("TFN", l_max=2, **tfn), _gdl("TFN", l_max=2, tp_backend="e3nn", **tfn)],
+                {},
+            ),
+            (
+                "se3t_vs_se3t_e3nn_tp",
+                "SE3Transformer",
+                "gdl SE3Transformer (the QM9 row's settings) vs the same with e3nn's tensor-product code",
+                [
+                    self._se3_gdl(),
+                    {**self._se3_gdl(), "kwargs": {**self._se3_gdl()["kwargs"], "tp_backend": "e3nn"}},
+                ],
                 {},
             ),
             (

@@ -182,3 +182,30 @@ def test_quick_pairs_are_interleaved_and_give_ratio_lines(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("invariant_vs_schnet", "invariant_vs_schnet_forward", "invariant_vs_schnet_ftz"):
         assert re.search(rf"^RATIO {name} \d", out, re.M), name
+
+
+def test_rows_select_rows_of_the_qm9_and_pairs_sections(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit):
+        parse_args(["--rows", "tfn_vs_nequip_l2,nope"])
+    args = parse_args(
+        [
+            "--quick",
+            "--random-molecules",
+            "--no-isolate",
+            "--only",
+            "qm9,pairs",
+            "--rows",
+            "tfn,tfn_vs_nequip_l2",
+            "--results-dir",
+            str(tmp_path),
+        ]
+    )
+    fake = {"status": "ok", "steps": [{"s": 1.0}], "graphs_per_input": 8, "peak_bytes": 1, "parameters": 1}
+    monkeypatch.setattr(run_module, "peer_available", lambda name: True)
+    monkeypatch.setattr(run_module.Runner, "__call__", lambda self, *a, **k: fake)  # no model work
+    record = run(args)
+    assert [r["id"] for r in record["qm9"]] == ["tfn"] and [r["id"] for r in record["pairs"]] == [
+        "tfn_vs_nequip_l2"
+    ]
+    # the skipped EGNN row still sets the width of the parameter-matched TFN row
+    assert "hidden_channels" in record["qm9"][0]["spec"]["kwargs"]
