@@ -16,10 +16,11 @@ process (:func:`benchmarks.measure.pair`): ``TFN`` vs NequIP (3 layers, 32 chann
 irrep, l_max 1 and 2, 8 Bessel functions, cutoff 5 Å, energy readout), ``InvariantNet`` vs PyG's
 ``SchNet`` (4 layers, 64 channels, 50 Gaussians; without and with ``torch.set_flush_denormal``,
 the same setting for both), gdl against itself with the full last layer
-(``prune_last_layer=False``) for ``TFN`` and ``SE3Transformer``, and ``MACE`` beside ``TFN`` at the
-same width, layers and l_max (issue 19: many-body messages on scalar features against two-body
-messages on l <= 2 features). With ``--versus-commit REV`` the section also puts every selected
-model beside the same model of the gdl package at commit ``REV``
+(``prune_last_layer=False``) and with e3nn's generated tensor-product code (``tp_backend="e3nn"``,
+the same function as the default ``"batched"``) for ``TFN`` and ``SE3Transformer``, and ``MACE``
+beside ``TFN`` at the same width, layers and l_max (issue 19: many-body messages on scalar features
+against two-body messages on l <= 2 features). With ``--versus-commit REV`` the section also puts
+every selected model beside the same model of the gdl package at commit ``REV``
 (:func:`benchmarks.models.gdl_package_at`; the QM9 rows' settings and full graphs, same weights),
 ``RATIO <model>_vs_<REV>``: old code's time / new code's time.
 
@@ -309,6 +310,30 @@ class Plan:
                 f"gdl MACE (message l_max 2, scalar features, correlation 3) vs gdl TFN (l_max 2 "
                 f"features), both {ch} channels, {layers} layers",
                 [_gdl("MACE", l_max=2, **tfn), _gdl("TFN", l_max=2, **tfn)],
+                {},
+            ),
+            (
+                "tfn_vs_tfn_e3nn_tp_l1",
+                "TFN",
+                f"gdl TFN (l_max 1, {ch} channels, {layers} layers) vs the same with e3nn's TP code",
+                [_gdl("TFN", l_max=1, **tfn), _gdl("TFN", l_max=1, tp_backend="e3nn", **tfn)],
+                {},
+            ),
+            (
+                "tfn_vs_tfn_e3nn_tp_l2",
+                "TFN",
+                f"gdl TFN (l_max 2, {ch} channels, {layers} layers) vs the same with e3nn's TP code",
+                [_gdl("TFN", l_max=2, **tfn), _gdl("TFN", l_max=2, tp_backend="e3nn", **tfn)],
+                {},
+            ),
+            (
+                "se3t_vs_se3t_e3nn_tp",
+                "SE3Transformer",
+                "gdl SE3Transformer (the QM9 row's settings) vs the same with e3nn's tensor-product code",
+                [
+                    self._se3_gdl(),
+                    {**self._se3_gdl(), "kwargs": {**self._se3_gdl()["kwargs"], "tp_backend": "e3nn"}},
+                ],
                 {},
             ),
             (

@@ -3,6 +3,7 @@
     python -m benchmarks.run                        # everything (make bench)
     python -m benchmarks.run --quick                # small workloads: a smoke run
     python -m benchmarks.run --only qm9,flops       # some sections: qm9, pairs, scaling, compile, flops
+    python -m benchmarks.run --only pairs --rows tfn_vs_nequip_l1,tfn_vs_nequip_l2   # some rows
     python -m benchmarks.run --device cuda --qm9-sample qm9_sample.pt
     python -m benchmarks.run --save-qm9-sample qm9_sample.pt   # write the QM9 sample and exit
 
@@ -67,6 +68,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:i]. Default cpu")
     p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections of {SECTIONS}")
     p.add_argument("--models", default=",".join(GDL_MODELS), help="comma-separated gdl models to measure")
+    p.add_argument(
+        "--rows",
+        default=None,
+        help="comma-separated row ids of the qm9 and pairs sections (e.g. tfn_vs_nequip_l2); "
+        "other rows of those sections are skipped. Default: every row of the selected models",
+    )
     p.add_argument("--no-peers", action="store_true", help="do not run the peers (their rows say so)")
     p.add_argument(
         "--versus-commit",
@@ -113,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.rows is not None:
+        args.rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+        known = {r["id"] for r in _all_rows(make_plan(args.quick))}
+        for r in args.rows:
+            if r not in known:
+                p.error(f"unknown row {r!r}; the rows of the qm9 and pairs sections are {sorted(known)}")
     if args.scaling_sizes:
         args.scaling_sizes = tuple(int(float(n)) for n in args.scaling_sizes.split(","))
     for s in args.only:
@@ -124,6 +137,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error("--device cuda: torch.cuda.is_available() is False on this machine")
     return args
+
+
+def _all_rows(plan: Plan) -> list[dict[str, Any]]:
+    return plan.qm9_rows(list(GDL_MODELS)) + plan.pair_rows(list(GDL_MODELS))
+
+
+def _selected(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The rows that ``--rows`` keeps (all of them without it)."""
+    if getattr(args, "rows", None) is None:
+        return rows
+    return [r for r in rows if r["id"] in args.rows]
 
 
 def _sample(args: argparse.Namespace, size: int) -> tuple[dict[str, torch.Tensor], str]:
@@ -171,10 +195,11 @@ def _missing(name: str) -> dict[str, Any]:
 
 def run_qm9(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: str) -> list[dict[str, Any]]:
     rows = []
-    for row in plan.qm9_rows(args.models):
+    for row in _selected(plan.qm9_rows(args.models), args):
         spec = row["spec"]
         if spec["kind"] == "gdl" and row.get("match_parameters_of"):
-            ref = next(r["spec"] for r in rows if r["id"] == row["match_parameters_of"])
+            # the reference row's spec, also when --rows skipped it
+            ref = next(r["spec"] for r in plan.qm9_rows(GDL_MODELS) if r["id"] == row["match_parameters_of"])
             spec = match_hidden(spec, count_parameters(ref), hi=row.get("max_hidden", 512))
         workload = {
             "type": "qm9",
@@ -202,7 +227,7 @@ def run_qm9(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: s
 def run_pairs(plan: Plan, runner: Runner, args: argparse.Namespace, sample_path: str) -> list[dict[str, Any]]:
     rows = []
     versus = plan.versus_rows(args.models, args.versus_commit) if args.versus_commit else []
-    for row in plan.pair_rows(args.models) + versus:
+    for row in _selected(plan.pair_rows(args.models), args) + versus:
         workload = {
             "type": "qm9",
             "sample": sample_path,

@@ -48,7 +48,7 @@ class SE3Transformer(IrrepsModel):
             block computes values and outputs only for the irreps the readout reads; its keys, hence
             its attention, stay those of the full block; same outputs on the same weights; default
             ``True``). Layer options, forwarded to every :class:`SE3AttentionConv`: ``num_heads``
-            (default ``4``), ``tp_backend`` (default ``"e3nn"``) and ``radial_hidden`` (default
+            (default ``4``), ``tp_backend`` (default ``"batched"``) and ``radial_hidden`` (default
             ``64``).
 
     Shapes:
@@ -56,7 +56,7 @@ class SE3Transformer(IrrepsModel):
     """
 
     model_options: ClassVar[dict[str, Any]] = {"parity": True, "prune_last_layer": True}
-    layer_options: ClassVar[dict[str, Any]] = {"num_heads": 4, "tp_backend": "e3nn", "radial_hidden": 64}
+    layer_options: ClassVar[dict[str, Any]] = {"num_heads": 4, "tp_backend": "batched", "radial_hidden": 64}
 
     def __init__(
         self,

@@ -54,8 +54,9 @@ class TFN(IrrepsModel):
             reads: same outputs on the same weights, fewer paths; default ``True``). Layer options,
             forwarded to every :class:`TFNConv`: ``avg_num_neighbors`` (normalisation
             :math:`\sqrt{\bar n}` of each layer's sum; set it to the mean in-degree of the training
-            graphs; default ``16.0``), ``tp_backend`` (the tensor product + scatter; default
-            ``"e3nn"``) and ``radial_hidden`` (width of the radial MLPs; default ``64``).
+            graphs; default ``16.0``), ``tp_backend`` (the tensor product + scatter: ``"batched"``,
+            the default, or ``"e3nn"``, the same function in e3nn's generated code) and
+            ``radial_hidden`` (width of the radial MLPs; default ``64``).
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``edge_vec [E, 3]``, ``z [N]``,
@@ -67,7 +68,7 @@ class TFN(IrrepsModel):
     model_options: ClassVar[dict[str, Any]] = {"parity": True, "prune_last_layer": True}
     layer_options: ClassVar[dict[str, Any]] = {
         "avg_num_neighbors": 16.0,
-        "tp_backend": "e3nn",
+        "tp_backend": "batched",
         "radial_hidden": 64,
     }
 

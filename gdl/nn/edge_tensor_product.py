@@ -15,6 +15,7 @@ from torch import fx, nn
 
 __all__ = [
     "BACKENDS",
+    "BatchedEdgeTensorProduct",
     "FUSED_BACKENDS",
     "EdgeTensorProduct",
     "check_backend",
@@ -130,13 +131,13 @@ def check_backend(backend: str) -> None:
         if importlib.util.find_spec(module) is None:
             raise ImportError(
                 f"tensor-product backend {backend!r} needs the package {package} "
-                f"(pip install {package}), which is not installed; use backend='e3nn'"
+                f"(pip install {package}), which is not installed; use backend='batched'"
             )
         if not torch.cuda.is_available():
             raise RuntimeError(f"tensor-product backend {backend!r} ({package}) needs a CUDA device")
         raise NotImplementedError(
             f"{package} is installed but gdl has no {backend!r} kernel registered; register one with "
-            "gdl.nn.edge_tensor_product.register_backend or use backend='e3nn'"
+            "gdl.nn.edge_tensor_product.register_backend or use backend='batched'"
         )
     known = sorted(BACKENDS) + sorted(FUSED_BACKENDS)
     raise ValueError(f"unknown tensor-product backend {backend!r}; known: {known}")
@@ -152,9 +153,10 @@ class EdgeTensorProduct(nn.Module):
 
     (:func:`edge_tensor_product`). It is the option point where a fused GPU kernel (gather, tensor
     product and scatter in one: cuEquivariance, OpenEquivariance) plugs in behind ``backend``
-    (:func:`register_backend`); the default ``"e3nn"`` is e3nn's generated code with an
-    ``index_add`` scatter. A fused backend that is requested where its package or CUDA is missing
-    raises, naming the package (never a silent fallback).
+    (:func:`register_backend`); this class, backend ``"e3nn"``, is e3nn's generated code with an
+    ``index_add`` scatter, and :class:`BatchedEdgeTensorProduct` (``"batched"``, the layers'
+    default) the same function in batched matrix products. A fused backend that is requested where
+    its package or CUDA is missing raises, naming the package (never a silent fallback).
 
     Args:
         irreps_in: irreps of the node features.
@@ -206,14 +208,177 @@ class EdgeTensorProduct(nn.Module):
 BACKENDS["e3nn"] = EdgeTensorProduct
 
 
+class BatchedEdgeTensorProduct(EdgeTensorProduct):
+    r"""The same function as :class:`EdgeTensorProduct` (backend ``"batched"``), computed with batched
+    matrix products instead of e3nn's per-path outer products, which is 2-3x faster on CPU for
+    channel-wise paths.
+
+    For an edge, path :math:`p: l_1 \otimes l_2 \to l_3` contributes
+    :math:`w_{p,u}\, \sum_i x_{u,i} A^{(p)}_{ik}` to channel :math:`u` of its output block, where
+    :math:`A^{(p)}_{ik} = \alpha_p \sum_j C^{(p)}_{ijk} Y_j` contracts the Clebsch-Gordan
+    coefficients (and e3nn's path normalisation :math:`\alpha_p`) with the edge's spherical harmonics
+    first: one small ``[E, sh] @ [sh, ...]`` product per input block, independent of the channels.
+    The channels then enter through ``torch.bmm`` over edges, with features laid out
+    ``[E, 2l+1, channels]``. Per run of paths that share an input block, either the weights multiply
+    the inputs first and one ``bmm`` both applies the coefficients and sums the paths into their
+    output blocks (``"weights first"``: chosen when the run's ``paths x (2 l_1 + 1)`` is smaller than
+    twice its output components), or the ``bmm`` comes first and each path's result is scaled by its
+    weights (a run that feeds few outputs, e.g. a last layer that emits only scalars). Features are
+    re-laid out on nodes, before the gather and after the scatter, where it is cheap.
+
+    Needs the same number of channels in every input and output block (TFN's and the
+    SE(3)-Transformer's hidden layers); other irreps (e.g. a few vector-input channels beside the
+    scalars) use e3nn's code, with the same results. :attr:`batched` says which one is used.
+    """
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        irreps_sh: o3.Irreps,
+        filter_ir_out: Iterable[o3.Irrep] | Sequence[Iterable[o3.Irrep]],
+        copies: int = 1,
+    ):
+        super().__init__(irreps_in, irreps_sh, filter_ir_out, copies)
+        tp = self.tp
+        muls = {mul for mul, _ in tp.irreps_in1} | {mul for mul, _ in tp.irreps_out}
+        ok = len(muls) == 1 and all(
+            ins.connection_mode == "uvu" and ins.has_weight for ins in tp.instructions
+        )
+        #: whether the batched code is used (else e3nn's generated code, see the class docstring)
+        self.batched: bool = bool(ok and tp.instructions)
+        if not self.batched:
+            return
+        self._mul = next(iter(muls))
+        self._in_dims = [ir.dim for _, ir in tp.irreps_in1]
+        self._out_dims = [ir.dim for _, ir in tp.irreps_out]
+        self._num_paths = len(tp.instructions)
+        out_off = [0]
+        for d in self._out_dims:
+            out_off.append(out_off[-1] + d)
+        self._d_out = out_off[-1]
+        sh_off = [s.start for s in tp.irreps_in2.slices()]
+        sh_dim = tp.irreps_in2.dim
+        dtype = torch.get_default_dtype()
+
+        def cg(ins) -> torch.Tensor:  # [j, k, i]: coefficients times the path normalisation
+            l1, l2, l3 = (
+                tp.irreps_in1[ins.i_in1].ir.l,
+                tp.irreps_in2[ins.i_in2].ir.l,
+                tp.irreps_out[ins.i_out].ir.l,
+            )
+            return (o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * ins.path_weight).permute(1, 2, 0)
+
+        # runs of consecutive paths with one input block: their weights are contiguous columns
+        runs: list[tuple[int, int, int]] = []  # (input block, first path, number of paths)
+        for p, ins in enumerate(tp.instructions):
+            if runs and runs[-1][0] == ins.i_in1 and runs[-1][1] + runs[-1][2] == p:
+                a, p0, n = runs[-1]
+                runs[-1] = (a, p0, n + 1)
+            else:
+                runs.append((ins.i_in1, p, 1))
+        #: per run: (input block, first path, paths, weights first?, coefficient buffer name)
+        self._runs: list[tuple[int, int, int, bool, str]] = []
+        #: per bmm-first run: (output block, components) of each path
+        self._run_outputs: list[list[tuple[int, int]]] = []
+        for r, (a, p0, n) in enumerate(runs):
+            paths = tp.instructions[p0 : p0 + n]
+            i = self._in_dims[a]
+            k_total = sum(self._out_dims[ins.i_out] for ins in paths)
+            weights_first = n * i < 2 * k_total
+            if weights_first:  # [sh, d_out, n * i]: path q's columns q*i:(q+1)*i, rows of its block
+                b = torch.zeros(sh_dim, self._d_out, n * i, dtype=torch.float64)
+                for q, ins in enumerate(paths):
+                    j0, j1 = sh_off[ins.i_in2], sh_off[ins.i_in2] + tp.irreps_in2[ins.i_in2].ir.dim
+                    o0, o1 = out_off[ins.i_out], out_off[ins.i_out + 1]
+                    b[j0:j1, o0:o1, q * i : (q + 1) * i] = cg(ins)
+            else:  # [sh, k_total, i]: the paths' components one after the other
+                b = torch.zeros(sh_dim, k_total, i, dtype=torch.float64)
+                c = 0
+                for ins in paths:
+                    j0, j1 = sh_off[ins.i_in2], sh_off[ins.i_in2] + tp.irreps_in2[ins.i_in2].ir.dim
+                    k = self._out_dims[ins.i_out]
+                    b[j0:j1, c : c + k] = cg(ins)
+                    c += k
+            name = f"_coefficients_{r}"
+            self.register_buffer(name, b.reshape(sh_dim, -1).to(dtype), persistent=False)
+            self._runs.append((a, p0, n, weights_first, name))
+            self._run_outputs.append([(ins.i_out, self._out_dims[ins.i_out]) for ins in paths])
+
+    def _to_components(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``[M, irreps_in.dim]`` (e3nn's layout) -> per input block ``[M, 2l+1, channels]``."""
+        m, u = x.shape[0], self._mul
+        return [
+            xa.view(m, u, d).transpose(1, 2)
+            for xa, d in zip(x.split([u * d for d in self._in_dims], 1), self._in_dims)
+        ]
+
+    def _from_components(self, out: torch.Tensor) -> torch.Tensor:
+        """``[M, d_out, channels]`` -> ``[M, irreps_out.dim]`` (e3nn's layout)."""
+        m = out.shape[0]
+        return torch.cat([o.transpose(1, 2).reshape(m, -1) for o in out.split(self._out_dims, 1)], 1)
+
+    def _edge_products(
+        self, xs: list[torch.Tensor], edge_sh: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """``[E, d_out, channels]`` from the per-block edge inputs ``xs`` (``[E, 2l+1, channels]``)."""
+        e, u = edge_sh.shape[0], self._mul
+        w = weight.view(e, self._num_paths, u)
+        total: torch.Tensor | None = None
+        blocks: list[torch.Tensor | None] = [None] * len(self._out_dims)
+        for (a, p0, n, weights_first, name), outputs in zip(self._runs, self._run_outputs):
+            coefficients = edge_sh @ getattr(self, name)
+            xa, wr = xs[a], w.narrow(1, p0, n)
+            i = xa.shape[1]
+            if weights_first:
+                xw = (wr.unsqueeze(2) * xa.unsqueeze(1)).reshape(e, n * i, u)
+                coefficients = coefficients.view(e, self._d_out, n * i)
+                total = (
+                    torch.bmm(coefficients, xw) if total is None else torch.baddbmm(total, coefficients, xw)
+                )
+            else:
+                t = torch.bmm(coefficients.view(e, -1, i), xa)  # [E, k_total, u]
+                for q, (piece, (b, _)) in enumerate(zip(t.split([k for _, k in outputs], 1), outputs)):
+                    piece = piece * wr.narrow(1, q, 1)
+                    blocks[b] = piece if blocks[b] is None else blocks[b] + piece
+        if all(b is None for b in blocks):
+            assert total is not None
+            return total
+        parts = [b if b is not None else edge_sh.new_zeros(e, d, u) for b, d in zip(blocks, self._out_dims)]
+        rest = torch.cat(parts, 1)
+        return rest if total is None else total + rest
+
+    def edges(self, x_j: torch.Tensor, edge_sh: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        if not self.batched:
+            return super().edges(x_j, edge_sh, weight)
+        return self._from_components(self._edge_products(self._to_components(x_j), edge_sh, weight))
+
+    def forward(
+        self, x: torch.Tensor, edge_sh: torch.Tensor, weight: torch.Tensor, edge_index: torch.Tensor
+    ) -> torch.Tensor:
+        if not self.batched:
+            return super().forward(x, edge_sh, weight, edge_index)
+        src, dst = edge_index[0], edge_index[1]
+        used = {run[0] for run in self._runs}
+        xs = [  # re-laid out on nodes, then gathered (the blocks that no path reads are skipped)
+            xa.contiguous().index_select(0, src) if a in used else xa
+            for a, xa in enumerate(self._to_components(x))
+        ]
+        m = self._edge_products(xs, edge_sh, weight)  # [E, d_out, u]
+        nodes = m.new_zeros(x.shape[0], self._d_out, self._mul).index_add_(0, dst, m)
+        return self._from_components(nodes)
+
+
+BACKENDS["batched"] = BatchedEdgeTensorProduct
+
+
 def make_edge_tensor_product(
     irreps_in: o3.Irreps,
     irreps_sh: o3.Irreps,
     filter_ir_out: Iterable[o3.Irrep] | Sequence[Iterable[o3.Irrep]],
     copies: int = 1,
-    backend: str = "e3nn",
+    backend: str = "batched",
 ) -> EdgeTensorProduct:
-    """The :class:`EdgeTensorProduct` of ``backend`` (``"e3nn"``, or one registered with
+    """The :class:`EdgeTensorProduct` of ``backend`` (``"batched"``, ``"e3nn"``, or one registered with
     :func:`register_backend`); raises as :func:`check_backend` when it cannot be built here."""
     check_backend(backend)
     return BACKENDS[backend](irreps_in, irreps_sh, filter_ir_out, copies)

@@ -206,3 +206,30 @@ def test_versus_commit_puts_each_model_beside_its_old_code(tmp_path, capsys):
     new, old = row["specs"]
     assert old == {**new, "commit": "HEAD"}
     assert re.search(r"^RATIO egnn_vs_HEAD \d", capsys.readouterr().out, re.M)
+
+
+def test_rows_select_rows_of_the_qm9_and_pairs_sections(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit):
+        parse_args(["--rows", "tfn_vs_nequip_l2,nope"])
+    args = parse_args(
+        [
+            "--quick",
+            "--random-molecules",
+            "--no-isolate",
+            "--only",
+            "qm9,pairs",
+            "--rows",
+            "tfn,tfn_vs_nequip_l2",
+            "--results-dir",
+            str(tmp_path),
+        ]
+    )
+    fake = {"status": "ok", "steps": [{"s": 1.0}], "graphs_per_input": 8, "peak_bytes": 1, "parameters": 1}
+    monkeypatch.setattr(run_module, "peer_available", lambda name: True)
+    monkeypatch.setattr(run_module.Runner, "__call__", lambda self, *a, **k: fake)  # no model work
+    record = run(args)
+    assert [r["id"] for r in record["qm9"]] == ["tfn"] and [r["id"] for r in record["pairs"]] == [
+        "tfn_vs_nequip_l2"
+    ]
+    # the skipped EGNN row still sets the width of the parameter-matched TFN row
+    assert "hidden_channels" in record["qm9"][0]["spec"]["kwargs"]

@@ -147,3 +147,19 @@ def test_fused_tensor_product_backend_needs_its_package():
         SE3Transformer(
             ["U0"], hidden_channels=4, num_layers=1, l_max=1, num_heads=2, tp_backend="openequivariance"
         )
+
+
+def test_batched_tensor_product_is_the_e3nn_one_on_the_same_weights():
+    """The default tp_backend ("batched", keys and values in one product) computes the function of
+    e3nn's generated code ("e3nn") on the same weights, in float64."""
+    targets = [Target("energy", "0e", "graph"), Target("mu", "1o", "graph")]
+    with default_dtype(torch.float64):
+        kw = dict(hidden_channels=4, num_layers=2, l_max=2, num_heads=2)
+        fast, ref = SE3Transformer(targets, **kw), SE3Transformer(targets, tp_backend="e3nn", **kw)
+    assert all(layer.tensor_product.batched for layer in fast.layers)
+    ref.load_state_dict(fast.state_dict())
+    batch = random_molecules(3, 4, 7, 5, seed=4)
+    with torch.no_grad():
+        out, expected = fast(batch), ref(batch)
+    for k in expected:
+        torch.testing.assert_close(out[k], expected[k], atol=1e-12, rtol=1e-10)

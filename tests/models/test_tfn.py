@@ -293,3 +293,26 @@ def test_layers_share_per_pair_radial_weights_when_given():
             edge_radial=torch.zeros(4, 3),
             pair_index=torch.zeros(batch.edge_index.shape[1], dtype=torch.long),
         )
+
+
+@pytest.mark.parametrize("l_max, parity", [(1, True), (2, True), (3, True), (2, False)])
+def test_batched_tensor_product_is_the_e3nn_one_on_the_same_weights(l_max, parity):
+    """The default tp_backend ("batched") computes the function of e3nn's generated code ("e3nn"):
+    same outputs and gradients on the same weights, in float64."""
+    targets = [Target("energy", "0e", "graph"), Target("mu", "1o" if parity else "1e", "graph")]
+    with default_dtype(torch.float64):
+        kw = dict(hidden_channels=3, num_layers=3, l_max=l_max, parity=parity)
+        fast, ref = TFN(targets, **kw), TFN(targets, tp_backend="e3nn", **kw)
+    assert fast.tp_backend == "batched" and all(layer.tensor_product.batched for layer in fast.layers)
+    ref.load_state_dict(fast.state_dict())
+    batch = random_molecules(3, 4, 7, 5, seed=3)
+    out, expected = fast(batch), ref(batch)
+    for k in expected:
+        torch.testing.assert_close(out[k], expected[k], atol=1e-12, rtol=1e-10)
+    loss = sum(v.pow(2).sum() for v in out.values())
+    loss_ref = sum(v.pow(2).sum() for v in expected.values())
+    for g, g_ref in zip(
+        torch.autograd.grad(loss, list(fast.parameters())),
+        torch.autograd.grad(loss_ref, list(ref.parameters())),
+    ):
+        torch.testing.assert_close(g, g_ref, atol=1e-12, rtol=1e-10)

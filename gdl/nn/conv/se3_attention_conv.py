@@ -73,7 +73,7 @@ class SE3AttentionConv(MessagePassing):
             the full layer (so its attention, and its output blocks, are the full layer's) and computes
             values only for ``irreps_out``.
         tp_backend: the tensor product implementation (:class:`~gdl.nn.conv.TFNConv`). Default
-            ``"e3nn"``.
+            ``"batched"``.
         **kwargs: ``MessagePassing`` arguments: ``aggr`` must be ``"sum"`` (the attention-weighted
             sum; :attr:`supported_aggr`) and ``flow`` ``"source_to_target"``.
 
@@ -99,7 +99,7 @@ class SE3AttentionConv(MessagePassing):
         radial: nn.Module | None = None,
         radial_hidden: int = 64,
         irreps_key: str | o3.Irreps | None = None,
-        tp_backend: str = "e3nn",
+        tp_backend: str = "batched",
         **kwargs,
     ):
         mp = check_message_passing_kwargs(type(self).__name__, kwargs, self.supported_aggr)

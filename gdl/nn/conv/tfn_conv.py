@@ -66,9 +66,11 @@ class TFNConv(MessagePassing):
             ``None``: 8 Bessel functions times a polynomial envelope, cutoff 5.0.
         radial_hidden: width of the radial MLP. Default ``64``.
         avg_num_neighbors: :math:`\bar n`, the normalisation of the sum. Default ``1.0`` (none).
-        tp_backend: the tensor product + scatter implementation: ``"e3nn"`` or a backend registered
-            with :func:`gdl.nn.edge_tensor_product.register_backend` (a fused kernel requested where its
-            package or CUDA is missing raises). Default ``"e3nn"``.
+        tp_backend: the tensor product + scatter implementation: ``"batched"`` (batched matrix
+            products, :class:`~gdl.nn.edge_tensor_product.BatchedEdgeTensorProduct`), ``"e3nn"``
+            (e3nn's generated code; the same function) or a backend registered with
+            :func:`gdl.nn.edge_tensor_product.register_backend` (a fused kernel requested where its
+            package or CUDA is missing raises). Default ``"batched"``.
         **kwargs: ``MessagePassing`` arguments: ``aggr`` must be ``"sum"`` (the only aggregation
             of the TFN sum; :attr:`supported_aggr`) and ``flow`` ``"source_to_target"``.
 
@@ -97,7 +99,7 @@ class TFNConv(MessagePassing):
         radial: nn.Module | None = None,
         radial_hidden: int = 64,
         avg_num_neighbors: float = 1.0,
-        tp_backend: str = "e3nn",
+        tp_backend: str = "batched",
         **kwargs,
     ):
         super().__init__(
