@@ -236,9 +236,11 @@ class _ChunkedEdgeSum(torch.autograd.Function):
         # gradients go into single buffers in place
         graph = torch.is_grad_enabled()
         j, i = edge_index[0], edge_index[1]
-        grad_vec = None if graph or not need_vec else torch.zeros_like(edge_vec)
+        # contiguous buffers (zeros_like would copy the strides of, e.g., an einsum's output, and
+        # index_add_ into a non-contiguous tensor is 20x slower)
+        grad_vec = None if graph or not need_vec else edge_vec.new_zeros(edge_vec.shape)
         vec_parts: list[torch.Tensor] = []
-        grad_src = torch.zeros_like(source) if need_src else None
+        grad_src = source.new_zeros(source.shape) if need_src else None
         grad_extra: list[torch.Tensor | None] = [None] * len(extra)
         for start in range(0, edge_vec.shape[0], ctx.step):
             stop = start + ctx.step

@@ -181,3 +181,15 @@ def test_no_edges():
     assert out.shape == (NUM_NODES, NUM_ANCHORS, CHANNELS) and not out.any()
     g = torch.autograd.grad(out.sum(), [p.source, p.anchors], allow_unused=True)
     assert not g[0].any() and (g[1] is None or not g[1].any())
+
+
+def test_a_non_contiguous_source():
+    """The features are often a view (e.g. an einsum's output); the gradients are still equal."""
+    p = Problem()
+    source = p.source.detach().permute(2, 1, 0).contiguous().permute(2, 1, 0).requires_grad_(True)
+    assert not source.is_contiguous()
+    ref, got = p.reference(source=source), p.chunked(13, source=source)
+    torch.testing.assert_close(got, ref, rtol=1e-12, atol=1e-13)
+    g_ref = torch.autograd.grad(ref.pow(2).sum(), source)[0]
+    g_got = torch.autograd.grad(got.pow(2).sum(), source)[0]
+    torch.testing.assert_close(g_got, g_ref, rtol=1e-11, atol=1e-13)
