@@ -70,9 +70,10 @@ class GroupConv(MessagePassing):
             5 Å.
         radial_hidden: hidden width of the kernel MLPs (spatial and fiber). Default ``32``.
         edge_chunk: with ``aggr="sum"``, the messages are summed over chunks of about this many
-            (edge, anchor) pairs, each recomputed in the backward pass instead of stored
-            (:func:`~gdl.nn.conv._anchor_kernel.chunked_edge_sum`): memory of one chunk instead of
-            ``E * A * C`` per intermediate. ``None``: all edges at once, intermediates stored.
+            (edge, anchor) pairs into one buffer, each chunk's kernel recomputed in the backward
+            pass instead of stored (:func:`~gdl.nn.conv._anchor_kernel.chunked_edge_sum`): memory of
+            one chunk instead of ``E * A * C`` per intermediate. ``None``: all edges at once,
+            intermediates stored.
             Default ``65536``.
         **kwargs: ``MessagePassing`` arguments: ``aggr`` in :attr:`supported_aggr` (default
             ``"sum"``), ``flow="source_to_target"``.
@@ -173,6 +174,7 @@ class GroupConv(MessagePassing):
                 g,
                 g.shape[0],
                 self.edge_chunk,
+                kernel_inputs=(out_anchors, *self.parameters()),
             )
         else:
             k = self.spatial_kernel(r.to(x.dtype), out_anchors)  # [E, A, C]

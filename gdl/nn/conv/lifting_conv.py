@@ -153,6 +153,7 @@ class LiftingConv(MessagePassing):
                 h.unsqueeze(1),
                 n,
                 self.edge_chunk,
+                kernel_inputs=(anchors, *self.parameters()),
             )
         else:
             k = self.spatial_kernel(r, anchors)

@@ -107,3 +107,21 @@ def check_reset_parameters(layer):
     layer.reset_parameters()
     after = list(layer.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+def check_chunked_force_training(stored, chunked, inp: torch.Tensor, anchors: torch.Tensor, n: int = 7):
+    """Second derivatives through the chunked, recomputed message sum: a loss on forces
+    ``F = -dE/dpos`` (``create_graph=True``) has the same gradients (input, anchors, parameters) as
+    with the messages stored (``edge_chunk=None`` on ``stored``)."""
+    data = random_molecule(n, seed=5)
+    anchors = anchors.clone().requires_grad_(True)
+    inp = inp.clone().requires_grad_(True)
+    grads = []
+    for layer in (stored, chunked):
+        pos = data.pos.clone().requires_grad_(True)
+        out = layer(inp, pos, data.edge_index, anchors=anchors)
+        energy = (out * torch.tanh(out)).sum()
+        forces = -torch.autograd.grad(energy, pos, create_graph=True)[0]
+        grads.append(torch.autograd.grad(forces.pow(2).sum(), [inp, anchors, *layer.parameters()]))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)

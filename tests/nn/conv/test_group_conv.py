@@ -9,6 +9,7 @@ from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import (
+    check_chunked_force_training,
     check_edge_vec,
     check_exact_permutation,
     check_gradcheck,
@@ -181,3 +182,10 @@ def test_chunked_recomputed_messages_match_the_stored_ones(chunk):
     assert "edge_chunk=13" in repr(make_layer().__class__(4, 5, edge_chunk=13))
     with pytest.raises(ValueError, match="edge_chunk must be >= 1 or None"):
         GroupConv(4, 5, edge_chunk=0)
+
+
+def test_chunked_force_training_matches_the_stored_path():
+    anchors = groups.octahedral()
+    stored, chunked = make_layer(), make_layer()
+    stored.edge_chunk, chunked.edge_chunk = None, 100
+    check_chunked_force_training(stored, chunked, features(7, anchors), anchors)

@@ -9,6 +9,7 @@ from gdl.nn.conv._anchor_kernel import default_radial
 from gdl.testing.data import random_molecule
 
 from ._anchor_layers import (
+    check_chunked_force_training,
     check_edge_vec,
     check_exact_permutation,
     check_gradcheck,
@@ -132,3 +133,10 @@ def test_chunked_recomputed_messages_match_the_stored_ones(chunk):
     torch.testing.assert_close(outs[1], outs[0], rtol=1e-12, atol=1e-12)
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_chunked_force_training_matches_the_stored_path():
+    anchors = groups.octahedral()
+    stored, chunked = make_layer(), make_layer()
+    stored.edge_chunk, chunked.edge_chunk = None, 100
+    check_chunked_force_training(stored, chunked, node_features(7, anchors), anchors)
