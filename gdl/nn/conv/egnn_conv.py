@@ -98,7 +98,7 @@ class EGNNConv(MessagePassing):
     (:math:`d^2_{ij}`, :math:`a_{ij}`, the radial features) are drawn as a linear layer of their own,
     :math:`U(\pm 1/\sqrt{1 + \text{edge\_dim} + K})` (``U(-1, 1)`` for :math:`d^2` alone), not with
     PyTorch's bound :math:`1/\sqrt{2F + 1 + \dots}` for the whole concatenation, under which the one
-    distance input is a :math:`1/\sqrt{2F+1}` share of the pre-activation's scale at width ``F``. Where
+    distance input's weights shrink as :math:`1/\sqrt{2F+1}` with the width ``F``. Where
     the nodes carry no features (a learned constant embedding, e.g. galaxy positions alone) the
     distances are all there is to learn from, and with that small share the cloud-level signal
     reached the readout too weakly for EGNN to leave the mean predictor within the training budget
