@@ -2,6 +2,7 @@ r"""E(n)-equivariant graph convolution (Satorras, Hoogeboom & Welling 2021)."""
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -93,6 +94,16 @@ class EGNNConv(MessagePassing):
     :math:`1/(M-1)` on full graphs). The last layer of :math:`\phi_x` starts near zero (Xavier, gain
     0.001) as in the authors' code.
 
+    Initialisation: the columns of :math:`\phi_e`'s first layer that act on the geometry
+    (:math:`d^2_{ij}`, :math:`a_{ij}`, the radial features) are drawn as a linear layer of their own,
+    :math:`U(\pm 1/\sqrt{1 + \text{edge\_dim} + K})` (``U(-1, 1)`` for :math:`d^2` alone), not with
+    PyTorch's bound :math:`1/\sqrt{2F + 1 + \dots}` for the whole concatenation, under which the one
+    distance input's weights shrink as :math:`1/\sqrt{2F+1}` with the width ``F``. Where
+    the nodes carry no features (a learned constant embedding, e.g. galaxy positions alone) the
+    distances are all there is to learn from, and with that small share the cloud-level signal
+    reached the readout too weakly for EGNN to leave the mean predictor within the training budget
+    (issue 21; ``tests/models/test_egnn.py::test_learns_a_cloud_level_distance_without_node_features``).
+
     For speed the first layer of :math:`\phi_e`, a linear map of the concatenation
     :math:`[h_i, h_j, d^2_{ij}, a_{ij}]` (parameter ``edge_lin1``), is evaluated as
     :math:`W_i h_i + W_j h_j + w_d d^2_{ij} + W_a a_{ij} + b` with :math:`W_i h + b, W_j h` computed once
@@ -179,6 +190,14 @@ class EGNNConv(MessagePassing):
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 m.reset_parameters()
+        # the geometric columns of phi_e's first layer (d^2, a_ij, radial) as a block of their own
+        # fan-in: PyTorch's default bound 1/sqrt(2F + 1 + ...) would give the one distance input a
+        # share of the pre-activation that shrinks with the width (class docstring, Initialisation)
+        f = self.channels
+        geometric = self.edge_lin1.weight[:, 2 * f :]
+        bound = 1.0 / math.sqrt(geometric.shape[1])
+        with torch.no_grad():
+            geometric.uniform_(-bound, bound)
         nn.init.xavier_uniform_(self.coord_mlp[-1].weight, gain=0.001)
 
     def forward(

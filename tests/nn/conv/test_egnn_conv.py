@@ -278,3 +278,22 @@ def test_outputs_and_gradients_match_the_old_formula_on_fixed_weights(dtype):
     for gn, go in zip(g_new, g_old):
         if go is not None:
             close(gn, go)
+
+
+@pytest.mark.parametrize("channels", [8, 64])
+@pytest.mark.parametrize("kwargs", [{}, {"edge_dim": 3}])
+def test_geometric_columns_are_initialised_as_their_own_block(channels, kwargs):
+    # issue 21: under PyTorch's bound 1/sqrt(2F + 1) for the whole concatenation the one d^2 input
+    # of phi_e was a 1/sqrt(2F + 1) share of the pre-activation, shrinking with the width; its
+    # columns now have the bound of a layer of their own, 1/sqrt(1 + edge_dim + K), at any width
+    torch.manual_seed(0)
+    conv = EGNNConv(channels, **kwargs)
+    w = conv.edge_lin1.weight
+    geometric, nodes = w[:, 2 * channels :], w[:, : 2 * channels]
+    bound, old = 1.0 / geometric.shape[1] ** 0.5, 1.0 / w.shape[1] ** 0.5
+    assert geometric.abs().max() <= bound
+    assert geometric.abs().max() > 2 * old  # drawn on the wider interval (old: at most `old`)
+    assert nodes.abs().max() <= old  # the node columns keep PyTorch's bound
+    conv.edge_lin1.weight.data.zero_()
+    conv.reset_parameters()
+    assert conv.edge_lin1.weight[:, 2 * channels :].abs().max() > 2 * old
