@@ -8,7 +8,8 @@
   matrix products and convolutions only) and the median time of forward+backward on the same input;
 * :func:`gemm` — the FLOP rate of a large float32 matrix product (the machine's reference);
 * :func:`compile_vs_eager` — training steps of the eager model and of ``torch.compile(model)`` on
-  one fixed input, and the time of the first compiled step;
+  one fixed input, interleaved step by step, the time of the first compiled step, and the
+  compiled loss and gradients' distance from the eager ones;
 * :func:`pair` — two models (gdl and a peer) on the same batches in one process, their training
   steps and forward passes interleaved step by step (A B, B A, A B, ...), so that a change of the
   machine's load falls on both alike.
@@ -22,6 +23,7 @@ file of :func:`benchmarks.workloads.save_qm9_sample`) or ``{"type": "galaxy", "n
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any
@@ -151,28 +153,59 @@ def gemm(n: int, settings: dict[str, Any]) -> dict[str, Any]:
 def compile_vs_eager(
     spec: dict[str, Any], workload: dict[str, Any], settings: dict[str, Any]
 ) -> dict[str, Any]:
-    """Training steps of the eager and the compiled model on the first input (module docstring)."""
+    """Training steps of the eager model and of ``torch.compile(model)`` (the same parameters and
+    optimizer) on the first input, interleaved step by step (E C, C E, ...) as in :func:`pair`, so
+    that a change of the machine's load falls on both alike; and, before any optimizer step, how far
+    the compiled loss and gradients are from the eager ones at the same weights
+    (``loss_rel_diff``; ``grad_rel_diff``: max over parameters of max |g_c - g_e| / max |g_e|)."""
     device = settings["device"]
     model, batches, inputs, _, info = _setup(spec, workload, device)
-    x = inputs[:1]
+    x = inputs[0]
     opt = torch.optim.Adam(model.module.parameters(), lr=1e-4)
-    eager = time_steps(
-        _train_step(model, model.module, opt, device), x, device, warmup=x, **_steps_kwargs(settings)
-    )
+    params = [p for p in model.module.parameters() if p.requires_grad]
     compiled_module = torch.compile(model.module, backend=settings.get("compile_backend", "inductor"))
-    step = _train_step(model, compiled_module, opt, device)
-    sync(device)
+
+    def loss_and_grads(forward) -> tuple[float, list[torch.Tensor | None]]:
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss_of(forward(x))
+        loss.backward()
+        sync(device)
+        return float(loss.detach()), [None if p.grad is None else p.grad.detach().clone() for p in params]
+
+    loss_e, grads_e = loss_and_grads(model.module)  # eager warm-up, at the initial weights
     t0 = time.perf_counter()
-    step(x[0])  # compiles forward and backward
-    sync(device)
+    loss_c, grads_c = loss_and_grads(compiled_module)  # compiles forward and backward
     compile_s = time.perf_counter() - t0
-    compiled = time_steps(step, x, device, warmup=x, **_steps_kwargs(settings))
+    grad_diff = 0.0
+    for ge, gc in zip(grads_e, grads_c):
+        if ge is None or gc is None:
+            if ge is not gc:
+                grad_diff = math.inf  # a gradient that one of them does not produce
+            continue
+        scale = float(ge.abs().max())
+        diff = float((gc - ge).abs().max())
+        grad_diff = max(grad_diff, diff / scale if scale > 0 else diff)
+    steps = {
+        "eager": _train_step(model, model.module, opt, device),
+        "compiled": _train_step(model, compiled_module, opt, device),
+    }
+    for k in ("eager", "compiled"):  # warm-up: one full step (with the optimizer) each
+        steps[k](x)
+    out: dict[str, list[dict[str, float]]] = {"eager": [], "compiled": []}
+    min_steps, max_steps = settings.get("min_steps", 3), settings.get("max_steps", 32)
+    budget, start, k = settings.get("budget_s", 30.0), time.perf_counter(), 0
+    while k < max_steps and (k < min_steps or time.perf_counter() - start < budget):
+        for name in ("eager", "compiled") if k % 2 == 0 else ("compiled", "eager"):
+            out[name] += time_steps(steps[name], [x], device, min_steps=1, max_steps=1, budget_s=0.0)
+        k += 1
     info.update(_describe(batches[:1]))
     return {
         **info,
-        "eager": eager,
-        "compiled": compiled,
+        **out,
+        "interleaved": True,
         "first_compiled_step_s": compile_s,
+        "loss_rel_diff": abs(loss_c - loss_e) / abs(loss_e) if loss_e else abs(loss_c - loss_e),
+        "grad_rel_diff": grad_diff,
         "backend": settings.get("compile_backend", "inductor"),
     }
 

@@ -9,8 +9,9 @@ which the JSON record keeps):
   the inputs were built (:class:`benchmarks.harness.PeakMemory`);
 * ratios (``RATIO <name> <value>`` lines): gdl throughput / peer throughput, peer memory / gdl
   memory; in the pairs section, the other model's median forward+backward time / gdl's (and
-  ``<name>_forward``: the same for forward passes alone); FLOP rate / GEMM FLOP rate; eager step /
-  compiled step; time per edge at the largest cloud / time per edge at the one before. A ratio
+  ``<name>_forward``: the same for forward passes alone; ``<name>_cpu``: the same for the CPU
+  time, user + system, of the whole steps); FLOP rate / GEMM FLOP rate; eager step / compiled step
+  (``_cpu``: their CPU times); time per edge at the largest cloud / at the one before. A ratio
   that cannot be measured is ``nan``; when a peer ran out of memory its memory ratio is a lower
   bound ``>x`` (the peer's growth exceeded the limit minus its resident size before the steps).
 """
@@ -74,11 +75,11 @@ def median_s(result: dict[str, Any] | None, key: str = "s", steps: str = "steps"
     return statistics.median(r[key] for r in result[steps])
 
 
-def cpu_s(result: dict[str, Any] | None) -> float:
+def cpu_s(result: dict[str, Any] | None, steps: str = "steps") -> float:
     """Median CPU time (user + system) of the timed steps (``nan`` when not measured)."""
-    if not _ok(result) or not result.get("steps"):
+    if not _ok(result) or not result.get(steps):
         return math.nan
-    return statistics.median(r.get("user_s", math.nan) + r.get("sys_s", math.nan) for r in result["steps"])
+    return statistics.median(r.get("user_s", math.nan) + r.get("sys_s", math.nan) for r in result[steps])
 
 
 def throughput(result: dict[str, Any] | None) -> float:
@@ -129,6 +130,13 @@ def compute_ratios(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 ours, other = (median_s({"status": "ok", **m}, key, steps) for m in models)
                 value = _div(other, ours)
             out[row["ratio"] + suffix] = {"value": value, "bound": "", "note": note}
+        # the whole steps' (optimizer included) CPU time: less sensitive than wall time to a load
+        # that takes the core away from the process now and then
+        cpu = math.nan
+        if len(models) == 2:
+            ours, other = (cpu_s({"status": "ok", **m}) for m in models)
+            cpu = _div(other, ours)
+        out[row["ratio"] + "_cpu"] = {"value": cpu, "bound": "", "note": note}
     gemm_rate = _gemm_rate(record.get("flops", {}).get("gemm"))
     for row in record.get("flops", {}).get("models", []):
         rate = _div(row["result"].get("flops", math.nan), median_s(row["result"]))
@@ -137,6 +145,8 @@ def compute_ratios(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
         r = row["result"]
         speedup = _div(median_s(r, steps="eager"), median_s(r, steps="compiled"))
         out[f"{ALIASES[row['model']]}_compiled_vs_eager"] = _ratio(speedup, r)
+        cpu = _div(cpu_s(r, steps="eager"), cpu_s(r, steps="compiled"))
+        out[f"{ALIASES[row['model']]}_compiled_vs_eager_cpu"] = _ratio(cpu, r)
     for model, (small, large) in _scaling_pairs(record.get("scaling", [])).items():
         sizes = f"{_size(large['num_points'])}_vs_{_size(small['num_points'])}"
         failed = next((r["result"] for r in (small, large) if not _ok(r["result"])), large["result"])

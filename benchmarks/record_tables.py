@@ -130,7 +130,11 @@ def markdown(record: dict[str, Any]) -> str:
         )
         out.append("")
     if record.get("compile"):
-        out += ["torch.compile vs eager: training steps on the first QM9 batch.", ""]
+        out += [
+            "torch.compile vs eager: training steps on the first QM9 batch, interleaved (grad. rel. "
+            "diff.: max over parameters of max |g_compiled - g_eager| / max |g_eager|, initial weights).",
+            "",
+        ]
         out += _table(
             [
                 "model",
@@ -138,7 +142,9 @@ def markdown(record: dict[str, Any]) -> str:
                 "eager step (ms)",
                 "compiled step (ms)",
                 "speedup",
+                "speedup (CPU time)",
                 "first compiled step (s)",
+                "grad. rel. diff.",
                 "status",
             ],
             [
@@ -148,7 +154,9 @@ def markdown(record: dict[str, Any]) -> str:
                     _f(1e3 * median_s(r["result"], steps="eager")),
                     _f(1e3 * median_s(r["result"], steps="compiled")),
                     _f(_div(median_s(r["result"], steps="eager"), median_s(r["result"], steps="compiled"))),
+                    _f(_div(cpu_s(r["result"], steps="eager"), cpu_s(r["result"], steps="compiled"))),
                     _f(r["result"].get("first_compiled_step_s", math.nan), ".1f"),
+                    _f(r["result"].get("grad_rel_diff", math.nan), ".1e"),
                     _status(r["result"]),
                 ]
                 for r in record["compile"]

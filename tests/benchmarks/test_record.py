@@ -93,7 +93,12 @@ def test_missing_or_oom_peer_gives_nan_or_a_lower_bound():
 def test_flops_compile_and_scaling_ratios():
     gemm = {"status": "ok", "flops": 100e9, "steps": _steps(1.0), "n": 2048}
     flops = {"gemm": gemm, "models": [{"model": "EGNN", "result": {**_train([2.0], 1), "flops": 20e9}}]}
-    compiled = [{"model": "TFN", "result": {"status": "ok", "eager": _steps(3.0), "compiled": _steps(1.0)}}]
+    compiled = [
+        {
+            "model": "TFN",
+            "result": {"status": "ok", "eager": _steps(3.0, user=2.0), "compiled": _steps(1.0, user=0.5)},
+        }
+    ]
     scaling = [
         {"model": "EGNN", "config": "c", "num_points": n, "result": _train([t], 1, graphs=1, edges=16 * n)}
         for n, t in ((1000, 1.0), (10_000, 1.0), (100_000, 12.0))
@@ -101,6 +106,7 @@ def test_flops_compile_and_scaling_ratios():
     r = _record(flops=flops, compile=compiled, scaling=scaling)["ratios"]
     assert math.isclose(r["egnn_flops_fraction_of_gemm"]["value"], 0.1)  # 10 GFLOP/s of 100
     assert math.isclose(r["tfn_compiled_vs_eager"]["value"], 3.0)
+    assert math.isclose(r["tfn_compiled_vs_eager_cpu"]["value"], 4.0)  # CPU time 2.0 / 0.5
     assert math.isclose(r["egnn_time_per_edge_1e5_vs_1e4"]["value"], 1.2)  # the two largest clouds
     assert "egnn_time_per_edge_1e4_vs_1e3" not in r
 
@@ -134,7 +140,10 @@ def test_pair_ratios_are_the_other_models_time_over_gdls():
     def model(fwd_bwd, fwd, params):
         return {
             "parameters": params,
-            "steps": [{"input": k, "s": 2 * t, "fwd_bwd_s": t} for k, t in enumerate(fwd_bwd)],
+            "steps": [
+                {"input": k, "s": 2 * t, "fwd_bwd_s": t, "user_s": 4 * t, "sys_s": t / 2}
+                for k, t in enumerate(fwd_bwd)
+            ],
             "forward": [{"input": k, "s": t} for k, t in enumerate(fwd)],
         }
 
@@ -148,6 +157,8 @@ def test_pair_ratios_are_the_other_models_time_over_gdls():
     ratios = record["ratios"]
     assert ratios["tfn_vs_nequip_l2"]["value"] == 3.0  # median fwd+bwd 6 / 2, not the whole step
     assert math.isclose(ratios["tfn_vs_nequip_l2_forward"]["value"], 1.2)
+    assert math.isclose(ratios["tfn_vs_nequip_l2_cpu"]["value"], 27.0 / 9.0)  # medians of user + sys
+    assert math.isnan(ratios["invariant_vs_schnet_cpu"]["value"])
     assert (
         math.isnan(ratios["invariant_vs_schnet"]["value"]) and "boom" in ratios["invariant_vs_schnet"]["note"]
     )
