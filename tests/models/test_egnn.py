@@ -126,8 +126,9 @@ def test_compiled_training_step_matches_eager():
     """Regression: inductor (torch 2.13, CPU) miscompiled the backward of the edge MLP's first
     layer when the distance weight was read as a strided column (``weight[:, 2F]``) — a tiled
     transpose with a wrong inner index that wrote past the gradient buffer (heap corruption on the
-    second training step). The distance term is now a ``linear`` of ``d²``; forward and gradients
-    of the compiled model must match eager."""
+    second training step). The distance term is now :func:`~gdl.nn.conv.egnn_conv.edge_pair_sum`
+    with the weight column made contiguous (no strided column reaches the compiled backward);
+    forward and gradients of the compiled model must match eager."""
     torch.manual_seed(0)
     batch = random_molecules(num_graphs=8, seed=0, dtype=torch.float32)
     model = EGNN(targets=["U0"], hidden_channels=16, num_layers=2)
