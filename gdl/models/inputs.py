@@ -34,18 +34,18 @@ class NodeInputs:
         vector_inputs: names of node-level ``[N, 3]`` ``1o`` fields the model reads as vectors
             (e.g. ``("vel",)`` for N-body); a single name may be given as a string.
         length_scale: the length in which the network reads coordinates, in the units of ``pos``:
-            :class:`~gdl.models.EGNN` and :class:`~gdl.models.InvariantNet` (through
-            :class:`~gdl.models.scalar_base.ScalarModelBase`) divide ``pos``, ``edge_vec`` and their
-            ``cutoff`` by it before any layer, because their MLPs and readouts read raw coordinates
-            (EGNN's ``|x_i - x_j|^2``, the readouts' ``sum_j w_ij r_ij``): with
+            :class:`~gdl.models.EGNN`, :class:`~gdl.models.InvariantNet` (through
+            :class:`~gdl.models.scalar_base.ScalarModelBase`) and :class:`~gdl.models.GroupConvNet`
+            divide ``pos``, ``edge_vec`` and their ``cutoff`` by it before any layer, because their
+            MLPs and readouts read raw coordinates (EGNN's ``|x_i - x_j|^2``, the readouts'
+            ``sum_j w_ij r_ij``, GroupConvNet's Bessel basis, of units length^-3/2): with
             neighbours tens of units apart (galaxies in Mpc/h) their activations and outputs start
             orders of magnitude too large and training fails. Set it to a typical
             neighbour distance (e.g. the mean inter-particle spacing :math:`(V/N)^{1/3}`); ``1.0``
             (default) reads ``pos`` as given, as before (QM9 in Å, N-body). Those models' outputs are
             then unchanged when ``pos``, ``edge_vec``, ``cutoff`` and ``length_scale`` are all
             multiplied by one factor (a change of units). :class:`~gdl.models.PlainNet` (whose
-            outputs do not scale with the coordinates), the irreps-route models and
-            :class:`~gdl.models.GroupConvNet` do not read it.
+            outputs do not scale with the coordinates) and the irreps-route models do not read it.
 
     ``NodeInputs.of(value)`` accepts a ``NodeInputs``, a mapping with those keys (a Hydra
     ``DictConfig``) or ``None`` (the defaults).

@@ -217,9 +217,11 @@ def test_optimised_step_matches_the_old_layer_on_fixed_weights(targets, attentio
             torch.testing.assert_close(g, g_ref, atol=max(1e-6, 1e-7 * scale), rtol=1e-4)
 
 
-def _scaled_clouds(num, seed, n=64, k=6, spread=0.1):
-    """Uniform clouds of ``n`` points whose mean spacing is ``s`` in ``[1 - spread, 1 + spread]``;
-    the target ``s`` is a cloud-level invariant read off the mean neighbour distance alone."""
+def _scaled_clouds(num, seed, n=64, k=6, spread=0.1, unit=1.0):
+    """Uniform clouds of ``n`` points whose mean spacing is ``s * unit``, ``s`` in
+    ``[1 - spread, 1 + spread]``; the target ``s`` is a cloud-level invariant read off the mean
+    neighbour distance alone (``unit``: the coordinates' unit of length, e.g. 58.48 for galaxy-like
+    coordinates in Mpc/h; the graphs and targets do not depend on it)."""
     from torch_geometric.data import Data
 
     g = torch.Generator().manual_seed(seed)
@@ -230,14 +232,15 @@ def _scaled_clouds(num, seed, n=64, k=6, spread=0.1):
         d = torch.cdist(pos, pos).fill_diagonal_(float("inf"))
         nb = d.topk(k, largest=False).indices  # [n, k]: the k neighbours j of each i
         edge_index = torch.stack([nb.reshape(-1), torch.arange(n).repeat_interleave(k)])
-        out.append(Data(pos=pos.float(), edge_index=edge_index, omega_m=torch.tensor([[float(s)]])))
+        pos = (pos * unit).float()
+        out.append(Data(pos=pos, edge_index=edge_index, omega_m=torch.tensor([[float(s)]])))
     return out
 
 
-def _fit_r2(model, steps=300):
+def _fit_r2(model, steps=300, unit=1.0):
     from torch_geometric.data import Batch
 
-    train, test = _scaled_clouds(64, seed=1), _scaled_clouds(32, seed=2)
+    train, test = _scaled_clouds(64, seed=1, unit=unit), _scaled_clouds(32, seed=2, unit=unit)
     y = torch.cat([c.omega_m for c in train])
     mu, sd = y.mean(), y.std()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
