@@ -95,9 +95,15 @@ def _axes(n: int) -> tuple[Figure, list]:
 
 
 def _xscale(ax, xs: np.ndarray) -> None:
+    """A symmetric-log axis when the positive settings span a decade or more (so that a setting of
+    0, e.g. no field, sits on the axis beside them), cut a little left of the smallest setting:
+    without negative settings there is no negative half (matplotlib's autoscale would draw one)."""
     positive = xs[xs > 0]
     if len(positive) and positive.max() / positive.min() >= 10:
-        ax.set_xscale("symlog", linthresh=float(positive.min()))
+        linthresh = float(positive.min())
+        ax.set_xscale("symlog", linthresh=linthresh)
+        if xs.min() >= 0:
+            ax.set_xlim(-0.2 * linthresh, ax.get_xlim()[1])
 
 
 def plot_versus(frame: pd.DataFrame, key: str) -> Figure:

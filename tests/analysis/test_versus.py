@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from gdl.analysis.versus import symmetry_trend, versus_frame
+from gdl.analysis.versus import plot_symmetry_versus, plot_versus, symmetry_trend, versus_frame
 
 
 def frame(rows):
@@ -32,3 +32,15 @@ def test_rank_correlation_per_line_and_level():
         ["relaxed", "relaxation_norm", 3, 3]
     ]
     assert math.isclose(trend["spearman"].iloc[0], 0.5)
+
+
+def test_figures_have_no_negative_half_axis_when_every_setting_is_non_negative():
+    # the field strengths 0, 0.03 ... 1: a symmetric-log axis whose left end is just left of 0
+    # (autoscale put it at about -0.03, drawing an empty negative half with a -10^-2 tick)
+    rows = [{"strategy": "relaxed", "variant": f"data.field_strength={e}", "test/mse": 1.0 + e,
+             "symmetry/relaxation_norm": 0.1 + e} for e in (0.0, 0.03, 0.1, 0.3, 1.0)]
+    for fig in (plot_versus(frame(rows), "data.field_strength"),
+                plot_symmetry_versus(frame(rows), "data.field_strength")):
+        ax = fig.axes[0]
+        left, right = ax.get_xlim()
+        assert ax.get_xscale() == "symlog" and -0.03 * 0.5 < left < 0 and right >= 1.0
