@@ -35,17 +35,22 @@ class NodeInputs:
             (e.g. ``("vel",)`` for N-body); a single name may be given as a string.
         length_scale: the length in which the network reads coordinates, in the units of ``pos``:
             :class:`~gdl.models.EGNN`, :class:`~gdl.models.InvariantNet` (through
-            :class:`~gdl.models.scalar_base.ScalarModelBase`) and :class:`~gdl.models.GroupConvNet`
-            divide ``pos``, ``edge_vec`` and their ``cutoff`` by it before any layer, because their
-            MLPs and readouts read raw coordinates (EGNN's ``|x_i - x_j|^2``, the readouts'
-            ``sum_j w_ij r_ij``, GroupConvNet's Bessel basis, of units length^-3/2): with
-            neighbours tens of units apart (galaxies in Mpc/h) their activations and outputs start
-            orders of magnitude too large and training fails. Set it to a typical
+            :class:`~gdl.models.scalar_base.ScalarModelBase`), :class:`~gdl.models.GroupConvNet`
+            and the irreps-route models :class:`~gdl.models.TFN`,
+            :class:`~gdl.models.SE3Transformer` and :class:`~gdl.models.MACE` (through
+            :class:`~gdl.models.IrrepsModel`) divide ``pos``, ``edge_vec`` and their ``cutoff`` by
+            it before any layer, because their MLPs and readouts read raw coordinates (EGNN's
+            ``|x_i - x_j|^2``, the readouts' ``sum_j w_ij r_ij``, the Bessel bases of GroupConvNet
+            and the irreps models, of units length^-3/2): with neighbours tens of units apart
+            (galaxies in Mpc/h) their activations and outputs start orders of magnitude too large
+            or too small and training fails or becomes seed-dependent. Set it to a typical
             neighbour distance (e.g. the mean inter-particle spacing :math:`(V/N)^{1/3}`); ``1.0``
-            (default) reads ``pos`` as given, as before (QM9 in Å, N-body). Those models' outputs are
-            then unchanged when ``pos``, ``edge_vec``, ``cutoff`` and ``length_scale`` are all
-            multiplied by one factor (a change of units). :class:`~gdl.models.PlainNet` (whose
-            outputs do not scale with the coordinates) and the irreps-route models do not read it.
+            (default) reads ``pos`` as given, as before (QM9 in Å, N-body). The vector inputs
+            (velocities) are not lengths and are read as given, and no output is multiplied back by
+            it. Those models' outputs are then unchanged when ``pos``, ``edge_vec``, ``cutoff`` and
+            ``length_scale`` are all multiplied by one factor (a change of units).
+            :class:`~gdl.models.PlainNet` (whose outputs do not scale with the coordinates) does
+            not read it.
 
     ``NodeInputs.of(value)`` accepts a ``NodeInputs``, a mapping with those keys (a Hydra
     ``DictConfig``) or ``None`` (the defaults).

@@ -48,7 +48,9 @@ class MACE(IrrepsModel):
         inputs: node inputs (:class:`~gdl.models.NodeInputs`; with ``num_types > 0`` the contraction
             weights are learned per atom type, with ``0`` they are shared). Default ``None``: 10
             atom types.
-        cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
+        cutoff: radius of the radial basis' smooth cutoff, in the units of ``pos``; the layers read
+            it and the coordinates in units of ``inputs.length_scale``
+            (:class:`~gdl.models.IrrepsModel`, Units). Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: message order: largest degree of the spherical harmonics and the atomic basis, in
             ``{0, 1, 2, 3}``. Default ``2``.

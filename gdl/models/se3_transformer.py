@@ -40,7 +40,9 @@ class SE3Transformer(IrrepsModel):
         hidden_channels: channels per irrep; divisible by ``num_heads``. Default ``16``.
         num_layers: number of attention blocks (``>= 1``). Default ``4``.
         inputs: node inputs (:class:`~gdl.models.NodeInputs`). Default ``None``: 10 atom types.
-        cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
+        cutoff: radius of the radial basis' smooth cutoff, in the units of ``pos``; the layers read
+            it and the coordinates in units of ``inputs.length_scale``
+            (:class:`~gdl.models.IrrepsModel`, Units). Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree, in ``{0, 1, 2, 3}``. Default ``2``.
         **kwargs: options (:class:`~gdl.models.IrrepsModel` explains the grouping). Model options:

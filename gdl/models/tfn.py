@@ -45,7 +45,9 @@ class TFN(IrrepsModel):
         inputs: node inputs (:class:`~gdl.models.NodeInputs`: ``num_types``, ``in_channels``,
             ``vector_inputs``; ``1o`` vector inputs such as ``("vel",)`` enter as features).
             Default ``None``: 10 atom types.
-        cutoff: radius of the radial basis' smooth cutoff. Default ``5.0``.
+        cutoff: radius of the radial basis' smooth cutoff, in the units of ``pos``; the layers read
+            it and the coordinates in units of ``inputs.length_scale``
+            (:class:`~gdl.models.IrrepsModel`, Units). Default ``5.0``.
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         l_max: largest degree of features and spherical harmonics, in ``{0, 1, 2, 3}``. Default ``2``.
         **kwargs: options (:class:`~gdl.models.IrrepsModel` explains the grouping). Model options:
