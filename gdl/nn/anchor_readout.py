@@ -57,6 +57,16 @@ class AnchorReadout(nn.Module):
     ``l >= 1`` outputs for any anchor set. The anchor set must resolve each degree
     (:meth:`~gdl.groups.anchors.AnchorSet.check_degree`).
 
+    Bias: the per-anchor MLP's last layer has a bias on the ``0e`` coefficients only
+    (:attr:`bias`). A bias :math:`b` on the coefficients of degree :math:`l \ge 1` is the same at
+    every anchor, so it reaches the output as :math:`(\sum_a W^l_a)\, b`, which is zero: the
+    least-squares weights remove the anchor mean exactly (and :math:`\sum_a D^l(R_a) = 0` on a
+    finite group). It was a dead parameter: its gradient was rounding noise (``1e-13`` to ``1e-10``
+    against ``1e-8`` to ``1e-5`` for the layer's weights, GroupConvNet test models, float32) and
+    identically zero on the icosahedron vertices, whose antipodal pairs cancel exactly; with the
+    plain quadrature of :class:`QuadratureAnchorReadout` on sampled anchors it would only leak the
+    anchor mean, an equivariance error.
+
     Args:
         in_channels: channels ``C`` of the features.
         irreps: the output irreps, made of ``0e``, ``1o`` and ``2e`` (e.g. ``"0e"``, ``"2x1o"``,
@@ -91,9 +101,15 @@ class AnchorReadout(nn.Module):
             offset += mi.mul * width
         self.blocks: tuple[tuple[int, str, int, int, int], ...] = tuple(blocks)
         self.num_coefficients = offset
+        # the last layer's bias acts on the 0e coefficients only (class docstring, Bias)
         self.mlp = nn.Sequential(
-            nn.Linear(in_channels, self.hidden_channels), nn.SiLU(), nn.Linear(self.hidden_channels, offset)
+            nn.Linear(in_channels, self.hidden_channels),
+            nn.SiLU(),
+            nn.Linear(self.hidden_channels, offset, bias=False),
         )
+        n0 = sum(mul * width for mul, _, l, width, _ in blocks if l == 0)
+        #: the bias of the ``0e`` coefficients ``[sum of 2 * mul over 0e blocks]`` (``None`` without 0e)
+        self.bias = nn.Parameter(torch.empty(n0)) if n0 else None
         self.reset_parameters()
 
     def coefficient_width(self, l: int) -> int:
@@ -108,6 +124,24 @@ class AnchorReadout(nn.Module):
         for m in self.mlp:
             if isinstance(m, nn.Linear):
                 m.reset_parameters()
+        if self.bias is not None:  # as nn.Linear's own bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+            bound = self.hidden_channels**-0.5
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def coefficient_bias(self) -> torch.Tensor | None:
+        """The bias of all ``num_coefficients`` coefficients: :attr:`bias` on the ``0e`` ones, zero
+        on those of degree ``l >= 1`` (``None`` without ``0e`` outputs)."""
+        if self.bias is None:
+            return None
+        parts, start = [], 0
+        for mul, _, l, width, _ in self.blocks:
+            n = mul * width
+            if l == 0:
+                parts.append(self.bias[start : start + n])
+                start += n
+            else:
+                parts.append(self.bias.new_zeros(n))
+        return torch.cat(parts)
 
     def forward(
         self,
@@ -128,6 +162,9 @@ class AnchorReadout(nn.Module):
             )
         anchors = anchors.to(x.dtype)
         u = self.mlp(x)  # [N, A, K]
+        bias = self.coefficient_bias()
+        if bias is not None:
+            u = u + bias
         if batch is not None:
             u = scatter(u, batch, dim=0, dim_size=num_graphs, reduce=reduce)  # [B, A, K]
         outs = []

@@ -112,3 +112,21 @@ def test_quadrature_readout_matches_on_groups_and_leaks_on_random_anchors():
     assert ls(iso, R).abs().max() < 1e-14
     assert plain(iso, R).abs().max() > 1e-3  # the anchor mean leaks through (1/A) sum_a D(R_a)
     assert repr(plain).startswith("QuadratureAnchorReadout(6, irreps='1x1o+1x2e'")
+
+
+@pytest.mark.parametrize("cls,anchors", [(AnchorReadout, "so3"), (SphereAnchorReadout, "sphere")])
+def test_every_parameter_gets_a_gradient_and_l_ge_1_coefficients_have_no_bias(cls, anchors):
+    # a bias on the 1o/2e coefficients is equal at every anchor and cancels in the Fourier transform:
+    # before the fix the last layer's bias of a "1o" readout here (float64) had gradient max 6.1e-18
+    # (rounding) on the octahedral group and exactly 0 on the icosahedron vertices (antipodal
+    # pairs); now only the 0e coefficients carry a bias, and every parameter's gradient is > 1e-6
+    R = groups.octahedral() if anchors == "so3" else groups.icosahedron_vertices()
+    f = features(4, R.shape[0])
+    for irreps, n0 in (("1o", 0), ("2e", 0), (IRREPS, 2 * 1 + 2 * 3)):
+        readout = make(cls, irreps)
+        with default_dtype(torch.float64):
+            readout(f, R, torch.tensor([0, 0, 1, 1]), 2).pow(2).sum().backward()
+        for name, p in readout.named_parameters():
+            assert p.grad is not None and p.grad.abs().max() > 1e-6, (irreps, name)
+        assert readout.mlp[-1].bias is None
+        assert (readout.bias is None) if n0 == 0 else (readout.bias.shape == (n0,))
