@@ -20,7 +20,7 @@ from ..nn.conv.sphere_lifting_conv import SphereLiftingConv
 from ..nn.geometry import edge_vectors
 from ..nn.pointwise_group_conv import PointwiseGroupConv
 from .base import GDLModel
-from .inputs import NodeInputs, check_model_core
+from .inputs import NodeInputs, check_model_core, in_length_unit
 
 __all__ = ["GroupConvNet"]
 
@@ -255,8 +255,8 @@ class GroupConvNet(GDLModel):
         n = pos.shape[0]
         stages = self.stage_anchors(self.anchors(dtype=pos.dtype, device=pos.device))  # one call per pass
         edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
-        if self.length_scale != 1.0:  # the layers' unit of length (class docstring, Units)
-            pos, edge_vec = pos / self.length_scale, edge_vec / self.length_scale
+        # the layers' unit of length (class docstring, Units)
+        pos, edge_vec = in_length_unit(pos, self.length_scale), in_length_unit(edge_vec, self.length_scale)
         h = self.embedding(n, z=getattr(data, "z", None), x=getattr(data, "x", None))
         vec = self.inputs.vectors(data)
         f = self.lift(h, pos, edge_index, anchors=stages[0], vec=vec, edge_vec=edge_vec)  # [N, A, C]

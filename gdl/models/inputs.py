@@ -21,7 +21,7 @@ from ..keys import FIELDS
 from ..nn._checks import check_types, values_checked
 from ..nn.embedding import NodeEmbedding
 
-__all__ = ["NodeInputs", "check_model_core"]
+__all__ = ["NodeInputs", "check_model_core", "in_length_unit"]
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,13 @@ class NodeInputs:
         if not self.vector_inputs:
             return None
         return torch.stack([getattr(data, k).to(data.pos.dtype) for k in self.vector_inputs], dim=1)
+
+
+def in_length_unit(length: torch.Tensor, length_scale: float) -> torch.Tensor:
+    """``length`` (positions, edge vectors) in units of ``length_scale`` — the one rescaling of every
+    model that reads :attr:`NodeInputs.length_scale`; at ``1.0`` the tensor itself (no operation, so
+    unit-scale inputs such as QM9 and N-body take the old code path)."""
+    return length if length_scale == 1.0 else length / length_scale
 
 
 def check_model_core(

@@ -17,7 +17,7 @@ from ..nn.irreps import check_irreps_chain, so3_label, spherical_harmonics_irrep
 from ..nn.irreps_readout import REDUCTIONS, IrrepsReadout
 from ..nn.spherical_edge_embedding import SphericalEdgeEmbedding, default_radial
 from .base import GDLModel
-from .inputs import NodeInputs, check_model_core
+from .inputs import NodeInputs, check_model_core, in_length_unit
 
 __all__ = ["IrrepsModel"]
 
@@ -240,8 +240,8 @@ class IrrepsModel(GDLModel):
         pos, edge_index = data.pos, data.edge_index
         h = self.node_inputs(data)
         edge_vec = edge_vectors(pos, edge_index, getattr(data, "edge_vec", None))
-        if self.length_scale != 1.0:  # the layers' unit of length (class docstring, Units)
-            pos, edge_vec = pos / self.length_scale, edge_vec / self.length_scale
+        # the layers' unit of length (class docstring, Units)
+        pos, edge_vec = in_length_unit(pos, self.length_scale), in_length_unit(edge_vec, self.length_scale)
         edge_sh, edge_radial = self.edge_embedding(edge_vec)
         h = self.interact(
             h, pos, edge_index, edge_sh=edge_sh, edge_radial=edge_radial, **self.layer_inputs(data)

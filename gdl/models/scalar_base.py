@@ -11,7 +11,7 @@ import torch
 from ..keys import TargetLike
 from ..nn.scalar_readout import Readout, ReadoutFactory
 from .base import GDLModel
-from .inputs import NodeInputs, check_model_core
+from .inputs import NodeInputs, check_model_core, in_length_unit
 
 __all__ = ["ScalarModelBase", "readout_irreps"]
 
@@ -129,11 +129,11 @@ class ScalarModelBase(GDLModel):
             r = given.to(data.pos.dtype)
         else:
             r = data.pos[data.edge_index[0]] - data.pos[data.edge_index[1]]
-        return r if self.length_scale == 1.0 else r / self.length_scale
+        return in_length_unit(r, self.length_scale)
 
     def positions(self, data: Any) -> torch.Tensor:
         """``data.pos [N, 3]`` divided by :attr:`length_scale` (the layers' unit of length)."""
-        return data.pos if self.length_scale == 1.0 else data.pos / self.length_scale
+        return in_length_unit(data.pos, self.length_scale)
 
     def vectors(self, data: Any) -> torch.Tensor | None:
         """The vector inputs stacked as ``[N, V, 3]`` (``None`` when there are none); checked in

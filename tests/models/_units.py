@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import torch
 
+from gdl.testing import default_dtype
 from gdl.testing.data import random_molecules
 
 
@@ -37,3 +38,17 @@ def assert_change_of_units(build: Callable[[float, float], torch.nn.Module], lam
                 torch.testing.assert_close(out[k], ref[k], rtol=1e-10, atol=1e-12)
                 assert not torch.allclose(raw[k], ref[k], rtol=1e-3), k
     assert model.cutoff == 5.0 * lam and model.unit_cutoff == 5.0 and model.length_scale == lam
+
+
+def model_builder(model_cls: type, targets, **kwargs) -> Callable[[float, float], torch.nn.Module]:
+    """The ``build(cutoff, length_scale)`` of :func:`assert_change_of_units` for ``model_cls(targets,
+    inputs={"vector_inputs": ["vel"], "length_scale": ...}, cutoff=..., **kwargs)``: float64, seed 0
+    (the same weights on every call), eval mode."""
+
+    def build(cutoff: float, length_scale: float) -> torch.nn.Module:
+        torch.manual_seed(0)
+        inputs = {"vector_inputs": ["vel"], "length_scale": length_scale}
+        with default_dtype(torch.float64):
+            return model_cls(targets, inputs=inputs, cutoff=cutoff, **kwargs).eval()
+
+    return build

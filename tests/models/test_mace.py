@@ -86,18 +86,9 @@ def test_length_scale_is_a_change_of_units():
     # the cloud-level distance task of TFN's learning test, coordinates in Mpc/h read as given gave
     # held-out R^2 0.472, 0.386, 0.478 at seeds 0-2, in units of length_scale 0.663, 0.706, 0.554;
     # width 8, correlation 2, l_max 1; measured 2026-12-02)
-    from ._units import assert_change_of_units
+    from ._units import assert_change_of_units, model_builder
 
-    def build(cutoff, length_scale):
-        torch.manual_seed(0)
-        inputs = {"vector_inputs": ["vel"], "length_scale": length_scale}
-        with default_dtype(torch.float64):
-            model = MACE(
-                ALL_TARGETS, hidden_channels=4, num_layers=2, inputs=inputs, cutoff=cutoff, correlation=2
-            )
-        return model.eval()
-
-    assert_change_of_units(build)
+    assert_change_of_units(model_builder(MACE, ALL_TARGETS, hidden_channels=4, num_layers=2, correlation=2))
 
 
 def test_orders_are_set_apart():

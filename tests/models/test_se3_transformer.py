@@ -85,17 +85,9 @@ def test_matched_configuration_of_the_original():
 
 def test_length_scale_is_a_change_of_units():
     # as TFN's test: pos, edge_vec, cutoff and length_scale all times 37 give the same outputs
-    from ._units import assert_change_of_units
+    from ._units import assert_change_of_units, model_builder
 
-    def build(cutoff, length_scale):
-        torch.manual_seed(0)
-        inputs = {"vector_inputs": ["vel"], "length_scale": length_scale}
-        with default_dtype(torch.float64):
-            model = SE3Transformer(
-                ALL_TARGETS, hidden_channels=4, num_layers=2, inputs=inputs, cutoff=cutoff, num_heads=2
-            )
-        return model.eval()
-
+    build = model_builder(SE3Transformer, ALL_TARGETS, hidden_channels=4, num_layers=2, num_heads=2)
     assert_change_of_units(build)
 
 

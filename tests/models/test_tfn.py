@@ -161,15 +161,9 @@ def test_residual_connections_and_shared_edge_attributes():
 def test_length_scale_is_a_change_of_units():
     # pos, edge_vec, cutoff and length_scale all times 37: the same outputs (float64); without the
     # unit the Bessel basis (units length^-3/2) makes every output depend on the units
-    from ._units import assert_change_of_units
+    from ._units import assert_change_of_units, model_builder
 
-    def build(cutoff, length_scale):
-        torch.manual_seed(0)
-        inputs = {"vector_inputs": ["vel"], "length_scale": length_scale}
-        with default_dtype(torch.float64):
-            return TFN(ALL_TARGETS, hidden_channels=4, num_layers=2, inputs=inputs, cutoff=cutoff).eval()
-
-    assert_change_of_units(build)
+    assert_change_of_units(model_builder(TFN, ALL_TARGETS, hidden_channels=4, num_layers=2))
 
 
 def test_learns_a_cloud_level_distance_in_galaxy_units():
