@@ -22,6 +22,20 @@ Files in the sweep directory: Hydra's ``multirun.yaml`` (the sweep's configurati
 relaunch) and ``jobs.yaml`` (:data:`JOBS_FILE`: every job's number, directory and overrides, which
 ``gdl-ablate`` uses to list the jobs still pending).
 
+``hydra.sweeper.exclude`` leaves chosen points out of the grid, by construction rather than by a run
+that fails: a list of mappings from swept keys to a value (or a list of values); a job is left out
+when its override of every key of one entry is among that entry's values, e.g. ::
+
+    hydra:
+      sweeper:
+        params: {combo: "egnn_exact,tfn_l2", model.hidden_channels: "8,16,32"}
+        exclude:
+          - {combo: tfn_l2, model.hidden_channels: 32}   # the one point that costs half the sweep
+
+The jobs left are numbered consecutively in the grid's order. A key that the sweep does not set, or
+an entry that matches no job, is an error (:class:`SweepExcludeError`): a typo never silently keeps
+the jobs it meant to drop.
+
 Jobs are launched in their original numbering: the unfinished jobs of a batch go to the launcher in
 runs of consecutive job numbers (one launch per run), so with a parallel launcher a gap left by a
 finished job briefly lowers the parallelism.
@@ -50,7 +64,9 @@ __all__ = [
     "MULTIRUN_FILE",
     "Job",
     "ResumableSweeperBase",
+    "SweepExcludeError",
     "SweepMismatchError",
+    "exclude_jobs",
     "config_differences",
     "job_differences",
     "read_jobs",
@@ -70,6 +86,10 @@ LAST_CKPT = Path("checkpoints") / "last.ckpt"
 
 class SweepMismatchError(ValueError):
     """A relaunch into a sweep directory whose jobs were started with another configuration."""
+
+
+class SweepExcludeError(ValueError):
+    """An entry of ``hydra.sweeper.exclude`` that names a key the sweep does not set or matches no job."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,9 @@ def _signature(cfg: DictConfig | Mapping[str, Any]) -> tuple[dict[str, Any], lis
     params = (hydra.get("sweeper") or {}).get("params") or {}
     for key, value in dict(params).items():
         flat[f"hydra.sweeper.params.{key}"] = value
+    exclude = (hydra.get("sweeper") or {}).get("exclude")
+    if exclude:  # absent and empty are the same sweep (sweeps started before the key existed)
+        flat["hydra.sweeper.exclude"] = [dict(e) for e in exclude]
     task = [str(o) for o in ((hydra.get("overrides") or {}).get("task") or [])]
     return flat, task
 
@@ -182,6 +205,67 @@ def _mismatch(sweep_dir: Path, what: str, diffs: list[str]) -> SweepMismatchErro
         "code update added a key with a neutral default), accept it explicitly with "
         "hydra.sweeper.allow_changes=[<key>,...]"
     )
+
+
+# -- the grid ---------------------------------------------------------------------------------------
+def _as_override_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _same_value(override: str, wanted: str) -> bool:
+    if override == wanted:
+        return True
+    try:
+        return float(override) == float(wanted)
+    except ValueError:
+        return False
+
+
+def exclude_jobs(
+    jobs: Sequence[Sequence[str]], exclude: Sequence[Mapping[str, Any]] | None
+) -> list[list[str]]:
+    """The jobs (each a list of ``key=value`` overrides, in the grid's order) that no entry of
+    ``exclude`` matches (module docstring: ``hydra.sweeper.exclude``).
+
+    Raises:
+        SweepExcludeError: an entry is not a non-empty mapping, names a key that no job overrides, or
+            matches no job.
+    """
+    jobs = [list(j) for j in jobs]
+    if not exclude:
+        return jobs
+    maps = [_override_map(j) for j in jobs]
+    keys = sorted({k for m in maps for k in m})
+    rules = []
+    for i, entry in enumerate(exclude):
+        if not isinstance(entry, Mapping) or not entry:
+            raise SweepExcludeError(
+                f"hydra.sweeper.exclude[{i}] must be a non-empty mapping of swept keys to values, "
+                f"got {entry!r}"
+            )
+        rule = {}
+        for key, value in entry.items():
+            if str(key) not in keys:
+                raise SweepExcludeError(
+                    f"hydra.sweeper.exclude[{i}] names {key!r}, which no job of the sweep sets; "
+                    f"the sweep sets: {', '.join(keys)}"
+                )
+            values = value if isinstance(value, (list, tuple)) or OmegaConf.is_list(value) else [value]
+            rule[str(key)] = [_as_override_text(v) for v in values]
+        rules.append(rule)
+
+    def matches(m: Mapping[str, str], rule: Mapping[str, list[str]]) -> bool:
+        return all(any(_same_value(m.get(k, ""), v) for v in vs) for k, vs in rule.items())
+
+    for i, rule in enumerate(rules):
+        if not any(matches(m, rule) for m in maps):
+            raise SweepExcludeError(
+                f"hydra.sweeper.exclude[{i}] = {dict(exclude[i])!r} matches no job of the sweep "
+                "(a misspelt value?)"
+            )
+    return [j for j, m in zip(jobs, maps) if not any(matches(m, r) for r in rules)]
 
 
 # -- the job list -----------------------------------------------------------------------------------
@@ -269,14 +353,27 @@ class ResumableSweeperBase(BasicSweeper):
         allow_changes: configuration keys that may differ from the sweep's first launch (e.g. a key
             that a code update added with a neutral default); everything else must be equal.
             Default ``()``.
+        exclude: points of the grid left out (module docstring). Default ``()`` (the whole grid).
     """
 
     def __init__(
         self, max_batch_size: int | None = None, params: dict[str, str] | None = None,
-        allow_changes: Sequence[str] | None = (),
+        allow_changes: Sequence[str] | None = (), exclude: Sequence[Mapping[str, Any]] | None = (),
     ) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.allow_changes = tuple(str(k) for k in (allow_changes or ()))
+        self.exclude = list(exclude or ())
+
+    def split_arguments(  # type: ignore[override]
+        self, overrides: Sequence[Any], max_batch_size: int | None
+    ) -> list[list[list[str]]]:
+        """Hydra's grid (:meth:`BasicSweeper.split_arguments`) less the excluded jobs, in batches of
+        ``max_batch_size``."""
+        grid = [j for batch in BasicSweeper.split_arguments(list(overrides), None) for j in batch]
+        jobs = exclude_jobs(grid, self.exclude)
+        if max_batch_size is None:
+            return [jobs]
+        return [jobs[i:i + max_batch_size] for i in range(0, len(jobs), max_batch_size)]
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -331,7 +428,7 @@ class ResumableSweeperBase(BasicSweeper):
     def sweep(self, arguments: list[str]) -> Any:
         try:
             self._check_and_record(arguments)
-        except SweepMismatchError as e:
+        except (SweepMismatchError, SweepExcludeError) as e:
             raise SystemExit(f"gdl-train: {e}") from None
         return super().sweep(arguments)
 
