@@ -32,9 +32,10 @@ when its override of every key of one entry is among that entry's values, e.g. :
         exclude:
           - {combo: tfn_l2, model.hidden_channels: 32}   # the one point that costs half the sweep
 
-The jobs left are numbered consecutively in the grid's order. A key that the sweep does not set, or
-an entry that matches no job, is an error (:class:`SweepExcludeError`): a typo never silently keeps
-the jobs it meant to drop.
+The jobs left are numbered consecutively in the grid's order. A key that the sweep does not set is an
+error (:class:`SweepExcludeError`); an entry that matches no job is logged as a warning, not an error,
+so that a preset's grid can be shrunk from the command line (``combo=egnn_exact`` on a preset that
+excludes a GroupConvNet point) — read the log when a job you meant to drop runs.
 
 Jobs are launched in their original numbering: the unfinished jobs of a batch go to the launcher in
 runs of consecutive job numbers (one launch per run), so with a parallel launcher a gap left by a
@@ -89,7 +90,7 @@ class SweepMismatchError(ValueError):
 
 
 class SweepExcludeError(ValueError):
-    """An entry of ``hydra.sweeper.exclude`` that names a key the sweep does not set or matches no job."""
+    """An entry of ``hydra.sweeper.exclude`` that is not a mapping or names a key the sweep does not set."""
 
 
 @dataclass(frozen=True)
@@ -229,9 +230,11 @@ def exclude_jobs(
     """The jobs (each a list of ``key=value`` overrides, in the grid's order) that no entry of
     ``exclude`` matches (module docstring: ``hydra.sweeper.exclude``).
 
+    An entry that matches no job is logged as a warning (the grid may have been shrunk on the command
+    line).
+
     Raises:
-        SweepExcludeError: an entry is not a non-empty mapping, names a key that no job overrides, or
-            matches no job.
+        SweepExcludeError: an entry is not a non-empty mapping or names a key that no job overrides.
     """
     jobs = [list(j) for j in jobs]
     if not exclude:
@@ -261,9 +264,9 @@ def exclude_jobs(
 
     for i, rule in enumerate(rules):
         if not any(matches(m, rule) for m in maps):
-            raise SweepExcludeError(
+            log.warning(
                 f"hydra.sweeper.exclude[{i}] = {dict(exclude[i])!r} matches no job of the sweep "
-                "(a misspelt value?)"
+                "(a shrunk grid, or a misspelt value?)"
             )
     return [j for j, m in zip(jobs, maps) if not any(matches(m, r) for r in rules)]
 
