@@ -141,6 +141,16 @@ class ModelTestMixin:
         assert not nonfinite, f"parameters with NaN/inf gradients: {nonfinite}"
         zero = [n for n, p in trainable if not bool((p.grad != 0).any())]
         assert not zero, f"parameters whose gradient is identically zero: {zero}"
+        # a parameter whose effect cancels (a bias summed against a zero-mean basis, say) gets a
+        # gradient of rounding size, not exactly zero: in float64 that is ~1e-16 of the gradients'
+        # scale, while a parameter that takes part stays far above 1e-10 of it
+        model64 = self.build(dtype=torch.float64).train()
+        out64 = model64(self.make_batch(dtype=torch.float64))
+        sum(v.pow(2).mean() for v in out64.values()).backward()
+        size = {n: float(p.grad.abs().max()) for n, p in model64.named_parameters() if p.requires_grad}
+        scale = max(size.values())
+        dead = [f"{n} ({g / scale:.1e} of the largest)" for n, g in size.items() if g <= 1e-10 * scale]
+        assert not dead, f"parameters whose gradient is rounding noise in float64 (effect cancels): {dead}"
 
     def test_compile_matches_eager(self) -> None:
         model = self.build(dtype=torch.float32)

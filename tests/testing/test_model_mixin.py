@@ -1,5 +1,7 @@
 """The model test mixin on a small hand-written equivariant model, and on a broken one."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -113,6 +115,26 @@ def test_backward_check_catches_an_identically_zero_gradient():
 
     with pytest.raises(AssertionError, match=r"identically zero.*spare"):
         _mixin_for(ZeroWeight).test_backward_finite()
+
+
+def test_backward_check_catches_a_parameter_whose_effect_cancels():
+    """A bias multiplied by a sum that is zero only up to rounding (as an l >= 1 bias through a
+    Fourier transform over the group's anchors): its gradient is ~1e-17, not exactly 0."""
+    class Cancels(ToyModel):
+        def __init__(self, targets):
+            super().__init__(targets)
+            self.bias = nn.Parameter(torch.ones(3))
+
+        def forward(self, data):
+            out = super().forward(data)
+            k = torch.arange(7, dtype=self.bias.dtype)
+            basis = torch.cos(2 * math.pi * k / 7)  # sums to 0 up to rounding
+            eps = torch.finfo(basis.dtype).eps
+            assert 0 < float(basis.sum().abs()) < 64 * eps  # not exactly 0: the case this is about
+            return {n: v + (self.bias[:, None] * basis).sum() for n, v in out.items()}
+
+    with pytest.raises(AssertionError, match=r"rounding noise in float64.*bias"):
+        _mixin_for(Cancels).test_backward_finite()
 
 
 def test_repr_check_catches_a_repr_that_lies():
