@@ -37,9 +37,15 @@ error (:class:`SweepExcludeError`); an entry that matches no job is logged as a 
 so that a preset's grid can be shrunk from the command line (``combo=egnn_exact`` on a preset that
 excludes a GroupConvNet point) — read the log when a job you meant to drop runs.
 
-Jobs are launched in their original numbering: the unfinished jobs of a batch go to the launcher in
-runs of consecutive job numbers (one launch per run), so with a parallel launcher a gap left by a
-finished job briefly lowers the parallelism.
+Jobs keep their numbers and directories. The unfinished jobs of a batch go to the launcher in one
+launch, so that a parallel launcher keeps all its workers busy across the gaps that finished jobs
+leave: a job after a gap is given its directory by a ``hydra.sweep.subdir=<num>`` override (Hydra's
+launchers number the jobs of a launch consecutively), and its ``hydra.job.num`` is then its place in
+the launch, not its number in the grid. Where that number could change what a job computes or where
+it goes — ``hydra.sweep.subdir`` is not the default ``${hydra.job.num}``, or a job's configuration
+interpolates ``hydra:job.num`` / ``hydra:job.id`` — the unfinished jobs are launched in runs of
+consecutive numbers instead (one launch per run, each with its exact numbers), and a gap briefly
+lowers the parallelism.
 
 The Hydra plugin class lives in ``hydra_plugins/gdl_sweeper`` (Hydra only loads plugins from the
 ``hydra_plugins`` namespace); this module holds the logic. It imports neither torch nor Lightning.
@@ -49,6 +55,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +90,10 @@ JOBS_FILE = "jobs.yaml"
 METRICS_FILE = "metrics.json"
 #: The checkpoint a job resumes from.
 LAST_CKPT = Path("checkpoints") / "last.ckpt"
+#: Values of ``hydra.sweep.subdir`` that name a job's directory by its number alone.
+_NUMBERED_SUBDIRS = ("${hydra.job.num}", "${hydra:job.num}")
+#: An interpolation of the job's number or id (``${hydra:job.num}``, ``${hydra.job.id}``, ``${hydra:job}``).
+_JOB_NUM_INTERPOLATION = re.compile(r"hydra[.:]job(\.(num|id))?\b(?!\.)")
 
 
 class SweepMismatchError(ValueError):
@@ -301,8 +312,8 @@ def _status(job_dir: Path) -> str | None:
 
 # -- the sweeper ------------------------------------------------------------------------------------
 class _ResumingLauncher:
-    """Wraps the configured launcher: skips finished jobs and launches the others in runs of
-    consecutive job numbers."""
+    """Wraps the configured launcher: skips finished jobs and launches the others, in one launch
+    where job numbers allow it (module docstring), else in runs of consecutive job numbers."""
 
     def __init__(self, inner: Any, sweeper: ResumableSweeperBase):
         self.inner, self.sweeper = inner, sweeper
@@ -336,11 +347,20 @@ class _ResumingLauncher:
                 runs[-1].append(i)
             else:
                 runs.append([i])
-        for run in runs:
-            batch = [job_overrides[i] for i in run]
-            results = self.inner.launch(batch, initial_job_idx=initial_job_idx + run[0])
-            for i, r in zip(run, results):
+        if len(runs) > 1 and self.sweeper.numbers_only_name_directories([job_overrides[i] for i in todo]):
+            log.info(f"\tlaunching jobs {', '.join(str(initial_job_idx + i) for i in todo)} together "
+                     "(each in its own directory, hydra.sweep.subdir)")
+            batch = [[*job_overrides[i], f"hydra.sweep.subdir={initial_job_idx + i}"] for i in todo]
+            results = self.inner.launch(batch, initial_job_idx=initial_job_idx + todo[0])
+            for i, r in zip(todo, results):
+                r.overrides = list(job_overrides[i])
                 returns[i] = r
+        else:
+            for run in runs:
+                batch = [job_overrides[i] for i in run]
+                results = self.inner.launch(batch, initial_job_idx=initial_job_idx + run[0])
+                for i, r in zip(run, results):
+                    returns[i] = r
         assert all(r is not None for r in returns)
         return returns  # type: ignore[return-value]
 
@@ -387,7 +407,7 @@ class ResumableSweeperBase(BasicSweeper):
         assert self.config is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         raw = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]  # type: ignore[index]
-        if raw in ("${hydra.job.num}", "${hydra:job.num}"):
+        if raw in _NUMBERED_SUBDIRS:
             return sweep_dir / str(num)
         assert self.hydra_context is not None
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
@@ -395,6 +415,25 @@ class ResumableSweeperBase(BasicSweeper):
             cfg.hydra.job.num = num
             cfg.hydra.job.id = num
         return sweep_dir / str(cfg.hydra.sweep.subdir)
+
+    def numbers_only_name_directories(self, jobs: Sequence[Sequence[str]]) -> bool:
+        """Whether these jobs may run with another ``hydra.job.num`` than their number in the grid:
+        ``hydra.sweep.subdir`` is the default ``${hydra.job.num}`` and no job's configuration
+        (composed with its overrides, Hydra's own settings left out) interpolates
+        ``hydra:job.num``, ``hydra:job.id`` or ``hydra:job``."""
+        assert self.config is not None
+        raw = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]  # type: ignore[index]
+        if raw not in _NUMBERED_SUBDIRS:
+            return False
+        assert self.hydra_context is not None
+        for overrides in jobs:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            task = OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False)
+            assert isinstance(task, dict)
+            task.pop("hydra", None)
+            if _JOB_NUM_INTERPOLATION.search(yaml.safe_dump(task)):
+                return False
+        return True
 
     def _all_jobs(self, arguments: list[str]) -> list[Job]:
         assert self.hydra_context is not None and self.config is not None

@@ -75,12 +75,15 @@ def test_job_differences():
 
 
 class FakeSweeper:
-    def __init__(self, sweep_dir):
-        self.sweep_dir = sweep_dir
+    def __init__(self, sweep_dir, together=True):
+        self.sweep_dir, self.together = sweep_dir, together
         self.config = OmegaConf.create({"hydra": {"job": {"name": "train"}}})
 
     def job_dir(self, num, overrides):
         return self.sweep_dir / str(num)
+
+    def numbers_only_name_directories(self, jobs):
+        return self.together
 
 
 class FakeLauncher:
@@ -89,25 +92,71 @@ class FakeLauncher:
 
     def launch(self, job_overrides, initial_job_idx):
         self.calls.append((initial_job_idx, [list(o) for o in job_overrides]))
-        return [JobReturn(overrides=list(o), status=JobStatus.COMPLETED, _return_value=initial_job_idx + i)
+        return [JobReturn(overrides=list(o), status=JobStatus.COMPLETED, _return_value=o[0])
                 for i, o in enumerate(job_overrides)]
 
 
-def test_finished_jobs_are_skipped_and_the_others_keep_their_numbers(tmp_path):
+@pytest.mark.parametrize("together", [True, False])
+def test_finished_jobs_are_skipped_and_the_others_keep_their_numbers(tmp_path, together):
     for num, status in ((1, "finished"), (2, "running"), (4, "finished"), (5, "failed")):
         (tmp_path / str(num)).mkdir()
         (tmp_path / str(num) / "metrics.json").write_text(json.dumps({"status": status, "num": num}))
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     inner = FakeLauncher()
     jobs = [[f"seed={i}"] for i in range(7)]
-    results = _ResumingLauncher(inner, FakeSweeper(tmp_path)).launch(jobs, initial_job_idx=0)
-    # 0 | 1 skipped | 2, 3 | 4 skipped | 5, 6: three launches with the original job numbers
-    assert inner.calls == [(0, [["seed=0"]]), (2, [["seed=2"], ["seed=3"]]), (5, [["seed=5"], ["seed=6"]])]
+    results = _ResumingLauncher(inner, FakeSweeper(tmp_path, together)).launch(jobs, initial_job_idx=0)
+    if together:
+        # 0 | 1 skipped | 2, 3 | 4 skipped | 5, 6: one launch, each job sent to its own directory
+        assert inner.calls == [(0, [[f"seed={i}", f"hydra.sweep.subdir={i}"] for i in (0, 2, 3, 5, 6)])]
+    else:
+        # the same as runs of consecutive numbers: three launches with the original job numbers
+        assert inner.calls == [
+            (0, [["seed=0"]]), (2, [["seed=2"], ["seed=3"]]), (5, [["seed=5"], ["seed=6"]])
+        ]
     values = [r.return_value for r in results]
-    assert values[0] == 0 and values[2:4] == [2, 3] and values[5:] == [5, 6]
+    assert values[0] == "seed=0" and values[2:4] == ["seed=2", "seed=3"]
+    assert values[5:] == ["seed=5", "seed=6"]
     assert values[1] == {"status": "finished", "num": 1} and values[4] == {"status": "finished", "num": 4}
     assert all(r.status == JobStatus.COMPLETED for r in results)
+    assert [r.overrides for r in results] == jobs  # as the sweep's own, without the directory override
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_a_single_run_of_jobs_is_launched_as_is(tmp_path):
+    (tmp_path / "10").mkdir()
+    (tmp_path / "10" / "metrics.json").write_text(json.dumps({"status": "finished"}))
+    inner = FakeLauncher()
+    _ResumingLauncher(inner, FakeSweeper(tmp_path)).launch([["seed=0"], ["seed=1"], ["seed=2"]], 10)
+    assert inner.calls == [(11, [["seed=1"], ["seed=2"]])]
+
+
+class FakeLoader:
+    def __init__(self, configs):
+        self.configs = configs
+
+    def load_sweep_config(self, master, overrides):
+        return OmegaConf.create(self.configs[overrides[0]])
+
+
+@pytest.mark.parametrize(("subdir", "job_config", "together"), [
+    ("${hydra.job.num}", {"name": "${hydra:job.name}", "out": "${hydra:runtime.output_dir}"}, True),
+    ("${hydra:job.num}", {"seed": 0}, True),
+    ("${hydra.job.override_dirname}", {"seed": 0}, False),  # the directory is not the number alone
+    ("${hydra.job.num}", {"seed": "${hydra:job.num}"}, False),  # the job's number changes what it computes
+    ("${hydra.job.num}", {"tag": {"id": "run_${hydra.job.id}"}}, False),
+    ("${hydra.job.num}", {"job": "${hydra:job}"}, False),
+])
+def test_jobs_are_launched_together_only_where_their_number_names_a_directory(subdir, job_config, together):
+    sweeper = ResumableSweeperBase()
+    sweeper.config = OmegaConf.create({"hydra": {"sweep": {"dir": "s", "subdir": subdir}}})
+    hydra_part = {"hydra": {"job": {"num": 3}}}
+    configs = {"seed=0": {"seed": 0, **hydra_part}, "seed=1": {**job_config, **hydra_part}}
+
+    class Context:
+        config_loader = FakeLoader(configs)
+
+    sweeper.hydra_context = Context()
+    assert sweeper.numbers_only_name_directories([["seed=0"], ["seed=1"]]) is together
 
 
 def hydra_sweep_config(tmp_path, *task):
@@ -270,6 +319,27 @@ def test_sigkill_in_the_third_job_and_relaunch_through_submitit_local(tmp_path, 
         tmp_path, nbody_root, ("hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"),
         sequential=False,  # submitit's local executor starts every job of the array at once
     )
+
+
+@pytest.mark.slow  # two real jobs through joblib (~40 s); the launch itself is tested above
+def test_jobs_on_both_sides_of_a_finished_one_run_together_in_their_own_directories(tmp_path, nbody_root):
+    sweep = tmp_path / "sweep"
+    args = ("-m", "seed=0,1,2", f"hydra.sweep.dir={sweep}", "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2", *tiny(nbody_root))
+    (sweep / "1").mkdir(parents=True)
+    (sweep / "1" / "metrics.json").write_text(json.dumps({"status": "finished", "seed": 1}))
+    before = (sweep / "1" / "metrics.json").read_bytes()
+    res = cli(*args)
+    assert res.returncode == 0, (res.stderr + res.stdout)[-3000:]
+    assert "launching jobs 0, 2 together" in res.stdout + res.stderr
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]
+    for num in (0, 2):
+        record = metrics(sweep / str(num))
+        assert record["status"] == "finished" and record["seed"] == num
+        overrides = yaml.safe_load((sweep / str(num) / ".hydra" / "overrides.yaml").read_text())
+        assert overrides[0] == f"seed={num}" and not any(o.startswith("hydra.") for o in overrides)
+    assert (sweep / "1" / "metrics.json").read_bytes() == before
+    assert [j.subdir for j in read_jobs(sweep)] == ["0", "1", "2"]
 
 
 @pytest.mark.slow
