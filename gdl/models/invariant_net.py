@@ -85,12 +85,19 @@ class InvariantNet(ScalarModelBase):
     def validate(self, data: Any) -> None:
         self._validate_and_pair(data)
 
+    @torch.compiler.disable
     def _validate_and_pair(self, data: Any):
         """The boundary of the forward pass: the batch checks of :meth:`GDLModel.validate` and the
         analysis of the graph into node pairs (:func:`~gdl.nn.radial.node_pairs`,
         :func:`~gdl.nn.radial.symmetric_pair_nodes`), whose sizes depend on the data (``unique``
         and three ``bool`` tests: host synchronisations, made here once per forward and never in
-        the layers). Returns ``(first, pair_index, pair_nodes)``, ``None`` where not applicable."""
+        the layers). Returns ``(first, pair_index, pair_nodes)``, ``None`` where not applicable.
+
+        Under ``torch.compile`` (``module.compile``) this method runs eagerly, outside the compiled
+        graph (``torch.compiler.disable``: one graph break at the start of the forward), so that
+        the node pairs are still found and the per-pair filters kept; traced, ``node_pairs`` would
+        return ``None`` and every layer would compute its filters per edge (1.7x the eager step,
+        benchmarks/README.md). The price: ``fullgraph=True`` cannot compile this model."""
         super().validate(data)
         if not len(self.convs):
             return None, None, None

@@ -25,6 +25,30 @@ def test_compile_inductor_matches_eager():
     case.test_compile_matches_eager()
 
 
+def test_compiled_forward_still_shares_the_filters_between_node_pairs(monkeypatch):
+    """Under torch.compile the node-pair analysis runs eagerly (a graph break), so the layers still
+    get pairs; traced, node_pairs returned None and every filter was computed per edge."""
+    import gdl.models.invariant_net as module
+
+    found = []
+
+    def spy(*args, **kwargs):
+        first, pair_index = module.__dict__["_node_pairs"](*args, **kwargs)
+        found.append(None if first is None else (first.shape[0], pair_index.shape[0]))
+        return first, pair_index
+
+    monkeypatch.setattr(module, "_node_pairs", module.node_pairs, raising=False)
+    monkeypatch.setattr(module, "node_pairs", spy)
+    torch.manual_seed(0)
+    model = InvariantNet(["homo"], hidden_channels=8, num_layers=2)
+    batch = random_molecules(num_graphs=2, min_nodes=5, max_nodes=6, seed=3, dtype=torch.float32)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend="aot_eager")(batch)
+    edges = batch.edge_index.shape[1]
+    assert found and all(f == (edges // 2, edges) for f in found), (found, edges)
+    torch.testing.assert_close(compiled["homo"], model(batch)["homo"], atol=1e-5, rtol=1e-5)
+
+
 def test_invariant_readout_gives_scalars_and_refuses_tensors():
     torch.manual_seed(0)
     targets = (Target("e"), Target("q", "2x0e", "node"))
