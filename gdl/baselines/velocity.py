@@ -11,6 +11,17 @@ read at the points. The amplitude β (growth rate over bias, unknown per cloud) 
 free parameter, fitted by least squares on training clouds only; R is chosen among a few
 candidates by the training R². The prediction is an equivariant ``1o`` function of the positions
 (exactly under the cube group and periodic translations of the box).
+
+**Truncated at a radius** (``truncation`` :math:`R_t`): in real space the displacement is the
+overdensity convolved with :math:`\hat{\mathbf r}/(4\pi r^2)` (the gravity kernel); keeping only the
+matter within :math:`R_t` of each point multiplies the kernel's Fourier transform by
+
+.. math::
+    1 - j_0(kR_t) = 1 - \frac{\sin kR_t}{kR_t},
+
+since :math:`\int_0^{R_t} j_1(kr)\,dr = (1 - j_0(kR_t))/k`. That is the linear-theory estimate
+that a network whose receptive field is a ball of radius :math:`R_t` could at best reproduce — the
+comparison that says how much of the velocity comes from beyond a message-passing network's reach.
 """
 
 from __future__ import annotations
@@ -25,10 +36,18 @@ __all__ = ["LinearTheoryVelocity", "linear_displacement"]
 
 
 def linear_displacement(
-    pos: np.ndarray, box: float, grid: int = 64, smoothing: float | None = None
+    pos: np.ndarray,
+    box: float,
+    grid: int = 64,
+    smoothing: float | None = None,
+    truncation: float | None = None,
 ) -> np.ndarray:
     """The smoothed linear displacement :math:`\\psi` of the galaxy field at the points ``[n, 3]``
-    (Mpc/h per unit bias); ``smoothing`` R in Mpc/h, at least one cell (default two cells)."""
+    (Mpc/h per unit bias); ``smoothing`` R in Mpc/h, at least one cell (default two cells);
+    ``truncation`` :math:`R_t` in Mpc/h (> 0): only the matter within :math:`R_t` of a point
+    (module docstring; default ``None``: all of the box)."""
+    if truncation is not None and not float(truncation) > 0:
+        raise ValueError(f"truncation must be a radius > 0 (Mpc/h) or None, got {truncation!r}")
     pos = np.asarray(pos, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
         raise ValueError(f"pos must have shape [n, 3] with n > 0, got {pos.shape}")
@@ -43,6 +62,8 @@ def linear_displacement(
         )
     counts = cic_paint(pos, kg.n, kg.box)
     delta_k = rfftn(counts / counts.mean() - 1.0) * gaussian_smoothing(kg, r)
+    if truncation is not None:  # 1 - sin(k R_t) / (k R_t); np.sinc(x) = sin(pi x) / (pi x)
+        delta_k = delta_k * (1.0 - np.sinc(np.sqrt(kg.k2) * float(truncation) / np.pi))
     inv_k2 = np.where(kg.k2 > 0, 1.0 / np.where(kg.k2 > 0, kg.k2, 1.0), 0.0)
     psi = irfftn(np.stack([1j * kd * delta_k * inv_k2 for kd in kg.kd]), kg.n)  # [3, N, N, N]
     return cic_read(psi, pos, kg.box)
@@ -55,11 +76,21 @@ class LinearTheoryVelocity:
         grid: N of the painting grid. Default ``64``.
         smoothing: candidate Gaussian radii R (Mpc/h), each at least one cell; ``None`` tries
             1, 1.5, 2, 3 and 4 cells. Default ``None``.
+        truncation: keep only the matter within this radius (Mpc/h) of each point (module
+            docstring). Default ``None`` (the whole box).
     """
 
-    def __init__(self, grid: int = 64, smoothing: float | Sequence[float] | None = None):
+    def __init__(
+        self,
+        grid: int = 64,
+        smoothing: float | Sequence[float] | None = None,
+        truncation: float | None = None,
+    ):
         if int(grid) != grid or grid < 4:
             raise ValueError(f"grid must be an integer >= 4, got {grid!r}")
+        if truncation is not None and not float(truncation) > 0:
+            raise ValueError(f"truncation must be a radius > 0 (Mpc/h) or None, got {truncation!r}")
+        self.truncation = None if truncation is None else float(truncation)
         self.grid = int(grid)
         self.smoothing = (
             None if smoothing is None else tuple(np.atleast_1d(np.asarray(smoothing, dtype=float)))
@@ -86,7 +117,7 @@ class LinearTheoryVelocity:
             elif float(box) != box0:
                 raise ValueError(f"all training clouds must share one box, got {box0} and {box}")
             for r in sums:
-                t = linear_displacement(pos, box, self.grid, r)
+                t = linear_displacement(pos, box, self.grid, r, self.truncation)
                 sums[r] += [np.sum(vel * t), np.sum(t * t)]
             vv += float(np.sum(vel * vel))
             vsum += vel.sum(0)
@@ -108,8 +139,9 @@ class LinearTheoryVelocity:
         """Predicted velocities ``[n, 3]`` (km/s)."""
         if self.beta_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted")
-        return self.beta_ * linear_displacement(pos, box, self.grid, self.smoothing_)
+        return self.beta_ * linear_displacement(pos, box, self.grid, self.smoothing_, self.truncation)
 
     def __repr__(self) -> str:
         fitted = "" if self.beta_ is None else f", beta={self.beta_:.4g}, R={self.smoothing_:.4g}"
-        return f"{type(self).__name__}(grid={self.grid}{fitted})"
+        cut = "" if self.truncation is None else f", truncation={self.truncation:.4g}"
+        return f"{type(self).__name__}(grid={self.grid}{cut}{fitted})"

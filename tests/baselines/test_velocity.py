@@ -65,3 +65,37 @@ def test_bad_input():
         LinearTheoryVelocity(grid=8).fit([(pos, pos, 100.0), (pos, pos, 200.0)])
     with pytest.raises(RuntimeError, match="not fitted"):
         LinearTheoryVelocity().predict(pos, 100.0)
+
+
+def test_truncation_keeps_only_the_matter_within_the_radius():
+    """A probe 20 Mpc/h from a cluster feels it through a kernel cut at 30 Mpc/h and not through one
+    cut at 10 Mpc/h; a radius far beyond the box is the untruncated displacement."""
+    rng = np.random.default_rng(1)
+    cluster = np.array([50.0, 50.0, 50.0]) + rng.normal(0, 1.0, (300, 3))
+    probes = np.array([[30.0, 50, 50], [70.0, 50, 50], [50.0, 30, 50]])
+    pos = np.vstack([cluster, probes, rng.uniform(0, 100, (300, 3))])
+
+    def pull(truncation):  # the probes' displacement towards the cluster
+        psi = linear_displacement(pos, 100.0, 64, 3.0, truncation)[300:303]
+        return np.array([psi[0, 0], -psi[1, 0], psi[2, 1]])
+
+    full, far, near = pull(None), pull(30.0), pull(10.0)
+    assert (full > 0).all() and (far > 0).all()
+    # the cluster is outside 10 Mpc/h: what is left is the background's noise, not the cluster's pull
+    assert (np.abs(near) < 0.2 * far).all(), (near, far)
+    np.testing.assert_allclose(pull(1e7), full, rtol=1e-4)
+
+
+def test_a_truncated_fit_says_so_and_refuses_a_bad_radius():
+    gen = make_generator(dict(num_points=4000, grid=32), seed=0)
+    c = gen(0)
+    cut = LinearTheoryVelocity(grid=32, truncation=40.0).fit([(c.pos, c.velocity, c.box_size)])
+    assert "truncation=40" in repr(cut) and cut.truncation == 40.0
+    np.testing.assert_allclose(
+        cut.predict(c.pos, c.box_size),
+        cut.beta_ * linear_displacement(c.pos, c.box_size, 32, cut.smoothing_, 40.0),
+    )
+    with pytest.raises(ValueError, match="truncation must be a radius > 0"):
+        LinearTheoryVelocity(truncation=0.0)
+    with pytest.raises(ValueError, match="truncation must be a radius > 0"):
+        linear_displacement(c.pos, c.box_size, 32, None, -1.0)
