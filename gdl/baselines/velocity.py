@@ -35,6 +35,12 @@ from ..data.sim.grid import cic_paint, cic_read, gaussian_smoothing, irfftn, k_g
 __all__ = ["LinearTheoryVelocity", "linear_displacement"]
 
 
+def _check_truncation(truncation: float | None) -> float | None:
+    if truncation is not None and not float(truncation) > 0:
+        raise ValueError(f"truncation must be a radius > 0 (Mpc/h) or None, got {truncation!r}")
+    return None if truncation is None else float(truncation)
+
+
 def linear_displacement(
     pos: np.ndarray,
     box: float,
@@ -46,8 +52,7 @@ def linear_displacement(
     (Mpc/h per unit bias); ``smoothing`` R in Mpc/h, at least one cell (default two cells);
     ``truncation`` :math:`R_t` in Mpc/h (> 0): only the matter within :math:`R_t` of a point
     (module docstring; default ``None``: all of the box)."""
-    if truncation is not None and not float(truncation) > 0:
-        raise ValueError(f"truncation must be a radius > 0 (Mpc/h) or None, got {truncation!r}")
+    truncation = _check_truncation(truncation)
     pos = np.asarray(pos, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) == 0:
         raise ValueError(f"pos must have shape [n, 3] with n > 0, got {pos.shape}")
@@ -63,7 +68,7 @@ def linear_displacement(
     counts = cic_paint(pos, kg.n, kg.box)
     delta_k = rfftn(counts / counts.mean() - 1.0) * gaussian_smoothing(kg, r)
     if truncation is not None:  # 1 - sin(k R_t) / (k R_t); np.sinc(x) = sin(pi x) / (pi x)
-        delta_k = delta_k * (1.0 - np.sinc(np.sqrt(kg.k2) * float(truncation) / np.pi))
+        delta_k = delta_k * (1.0 - np.sinc(np.sqrt(kg.k2) * truncation / np.pi))
     inv_k2 = np.where(kg.k2 > 0, 1.0 / np.where(kg.k2 > 0, kg.k2, 1.0), 0.0)
     psi = irfftn(np.stack([1j * kd * delta_k * inv_k2 for kd in kg.kd]), kg.n)  # [3, N, N, N]
     return cic_read(psi, pos, kg.box)
@@ -88,9 +93,7 @@ class LinearTheoryVelocity:
     ):
         if int(grid) != grid or grid < 4:
             raise ValueError(f"grid must be an integer >= 4, got {grid!r}")
-        if truncation is not None and not float(truncation) > 0:
-            raise ValueError(f"truncation must be a radius > 0 (Mpc/h) or None, got {truncation!r}")
-        self.truncation = None if truncation is None else float(truncation)
+        self.truncation = _check_truncation(truncation)
         self.grid = int(grid)
         self.smoothing = (
             None if smoothing is None else tuple(np.atleast_1d(np.asarray(smoothing, dtype=float)))

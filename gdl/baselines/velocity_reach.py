@@ -77,7 +77,8 @@ def hop_reach(clouds: Sequence[Any], graph: Any, hops: int = 4) -> list[dict[str
     """Per number of hops ``1..hops``: the median number of points a point hears from and the
     median, 90th percentile and largest minimum-image distance to them, over ``clouds`` (PyG
     ``Data`` with ``pos`` and ``box``), through ``graph`` (the job's graph transform; messages
-    flow from ``edge_index[0]`` to ``edge_index[1]``)."""
+    flow from ``edge_index[0]`` to ``edge_index[1]``). Dense ``[N, N]`` per cloud: meant for
+    clouds of up to a few thousand points."""
     import torch
 
     per_hop: list[dict[str, list]] = [{"count": [], "dist": []} for _ in range(hops)]
@@ -136,11 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     box = float(splits["test"][0].box.reshape(-1)[0])
     spacing = box / float(splits["test"][0].pos.shape[0]) ** (1 / 3)
 
-    def triples(split):
-        return [(d.pos.double().numpy(), float(d.box.reshape(-1)[0]), d.velocity.double().numpy())
-                for d in split]
+    from .ablation import _clouds
 
-    train, test = triples(splits["train"]), triples(splits["test"])
+    train, test = ([(p, b, y["velocity"]) for p, b, y in _clouds(splits[k])] for k in ("train", "test"))
     print(f"{len(train)} training and {len(test)} test clouds, box {box:g} Mpc/h, "
           f"mean spacing {spacing:.4g} Mpc/h")
     print("truncation (spacings) | truncation (Mpc/h) | smoothing R (Mpc/h) | test R2")

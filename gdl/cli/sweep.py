@@ -402,12 +402,17 @@ class ResumableSweeperBase(BasicSweeper):
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
         self.launcher = _ResumingLauncher(self.launcher, self)
 
+    def _numbered_subdir(self) -> bool:
+        """Whether ``hydra.sweep.subdir`` names a job's directory by its number alone (the default)."""
+        assert self.config is not None
+        raw = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]  # type: ignore[index]
+        return raw in _NUMBERED_SUBDIRS
+
     def job_dir(self, num: int, overrides: Sequence[str]) -> Path:
         """The directory Hydra gives job ``num`` (``hydra.sweep.dir``/``hydra.sweep.subdir``)."""
         assert self.config is not None
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        raw = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]  # type: ignore[index]
-        if raw in _NUMBERED_SUBDIRS:
+        if self._numbered_subdir():
             return sweep_dir / str(num)
         assert self.hydra_context is not None
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
@@ -421,11 +426,9 @@ class ResumableSweeperBase(BasicSweeper):
         ``hydra.sweep.subdir`` is the default ``${hydra.job.num}`` and no job's configuration
         (composed with its overrides, Hydra's own settings left out) interpolates
         ``hydra:job.num``, ``hydra:job.id`` or ``hydra:job``."""
-        assert self.config is not None
-        raw = OmegaConf.to_container(self.config.hydra.sweep, resolve=False)["subdir"]  # type: ignore[index]
-        if raw not in _NUMBERED_SUBDIRS:
+        if not self._numbered_subdir():
             return False
-        assert self.hydra_context is not None
+        assert self.hydra_context is not None and self.config is not None
         for overrides in jobs:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
             task = OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False)

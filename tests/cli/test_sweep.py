@@ -93,7 +93,7 @@ class FakeLauncher:
     def launch(self, job_overrides, initial_job_idx):
         self.calls.append((initial_job_idx, [list(o) for o in job_overrides]))
         return [JobReturn(overrides=list(o), status=JobStatus.COMPLETED, _return_value=o[0])
-                for i, o in enumerate(job_overrides)]
+                for o in job_overrides]
 
 
 @pytest.mark.parametrize("together", [True, False])
