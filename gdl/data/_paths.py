@@ -12,20 +12,28 @@ atomically (to a temporary file in the same folder, then renamed) together with 
 ``<file>.json`` recording a format version, the size and the SHA-256 of the file; a file whose stamp
 is missing or does not match (a partial write, a corrupt copy, an older format) is rebuilt instead
 of being loaded.
+
+Generation is guarded by :func:`build_lock`: when several processes (the jobs of a sweep, a SLURM
+array) need the same missing files at once, one builds them and the others wait for it and then load
+what it wrote, instead of each generating its own copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["check_writable", "data_root", "file_is_valid", "load_checked", "save_atomic"]
+__all__ = ["build_lock", "check_writable", "data_root", "file_is_valid", "load_checked", "save_atomic"]
 
 ENV_VAR = "GDL_DATA_DIR"
 
@@ -57,6 +65,38 @@ def check_writable(folder: str | os.PathLike, what: str = "processed files") -> 
             f"the directory {str(folder)!r} is not writable, so {what} cannot be saved; {hint}"
         )
     return folder
+
+
+BUILD_LOCK = ".build.lock"
+
+
+@contextlib.contextmanager
+def build_lock(folder: str | os.PathLike, what: str = "the dataset") -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``<folder>/.build.lock`` while generating files in ``folder``.
+
+    Callers check their cache, and only when something is missing take this lock, check again
+    (another process may have built it while they waited) and build what is still missing. The
+    lock blocks; while it waits, one line on stderr names the folder, so a job that seems stuck says
+    why. The operating system drops the lock when its holder dies (even by SIGKILL), and the files
+    themselves are written by :func:`save_atomic`, so a build cut off half-way is resumed by the next
+    process rather than loaded. ``flock`` is advisory and local: on network file systems without
+    lock support it may not exclude other machines, which then only repeat the work.
+    """
+    folder = check_writable(folder, what)
+    fd = os.open(folder / BUILD_LOCK, os.O_RDWR | os.O_CREAT, _file_mode())
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"gdl: waiting for another process that is building {what} in {str(folder)!r}",
+                file=sys.stderr,
+                flush=True,
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _stamp_path(path: Path) -> Path:

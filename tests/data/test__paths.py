@@ -72,3 +72,27 @@ def test_check_writable(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match="not writable"):
         check_writable(tmp_path)
     assert os.path.isdir(tmp_path)
+
+
+def test_build_lock_makes_a_second_builder_wait(tmp_path, capsys):
+    """A second holder blocks (and says why on stderr) until the first releases the lock."""
+    import threading
+
+    entered = threading.Event()
+
+    def second():
+        with _paths.build_lock(tmp_path / "cache", "the test data"):
+            entered.set()
+
+    with _paths.build_lock(tmp_path / "cache", "the test data"):
+        t = threading.Thread(target=second)
+        t.start()
+        assert not entered.wait(0.5)  # blocked while the first holds the lock
+    assert entered.wait(30)
+    t.join()
+    err = capsys.readouterr().err
+    assert "waiting for another process that is building the test data" in err and "cache" in err
+    assert (tmp_path / "cache" / _paths.BUILD_LOCK).is_file()
+    with _paths.build_lock(tmp_path / "cache"):  # free again: no wait, no message
+        pass
+    assert "waiting" not in capsys.readouterr().err

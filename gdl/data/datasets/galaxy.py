@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data, Dataset
 
+from .._paths import build_lock
 from ..sim.galaxy_config import GalaxyConfig
 from ..sim.galaxy_mocks import Cloud, GalaxyGenerator, make_generator
 
@@ -245,16 +246,24 @@ class GalaxyClouds(Dataset):
             )
         num_chunks = -(-self.num_clouds // self.chunk_size)
         chunks: dict[int, dict[str, np.ndarray]] = {}
-        missing = []
+        absent, corrupt = [], []
         for j in range(num_chunks):
             path = self._chunk_path(j)
             loaded = self._read_chunk(path, j) if path.exists() else None
-            if loaded is None:
-                missing.append(j)
-            else:
+            if loaded is not None:
                 chunks[j] = loaded
-        if missing:
-            chunks.update(self._generate_chunks(missing))
+            else:
+                (corrupt if path.exists() else absent).append(j)
+        if absent or corrupt:
+            with build_lock(self.cache_dir, "galaxy clouds"):
+                # again under the lock: another job may have written the absent chunks while this one
+                # waited (a chunk already reported corrupt is regenerated without a second warning)
+                for j in absent:
+                    path = self._chunk_path(j)
+                    loaded = self._read_chunk(path, j) if path.exists() else None
+                    if loaded is not None:
+                        chunks[j] = loaded
+                chunks.update(self._generate_chunks([j for j in range(num_chunks) if j not in chunks]))
         if num_chunks == 0:
             return {}
         return {k: np.concatenate([chunks[j][k] for j in range(num_chunks)]) for k in _ARRAYS}

@@ -14,7 +14,7 @@ import torch
 from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
-from .._paths import check_writable, data_root, file_is_valid, load_checked, save_atomic
+from .._paths import build_lock, data_root, file_is_valid, load_checked, save_atomic
 from ..sim.nbody_sim import NBodyConfig, initial_conditions, simulate_charged
 
 __all__ = ["NBODY_SPLIT_SIZES", "NBODY_TRAIN_SIZES", "NBodyCharged"]
@@ -146,33 +146,45 @@ class NBodyCharged(InMemoryDataset):
         n_chunks = -(-self.num_samples // cfg.chunk)
         version = f"gdl-nbody-2:{cfg.key()}"
         chunks: list[dict | None] = [load_checked(self._chunk_path(k), version) for k in range(n_chunks)]
-        todo = [k for k, c in enumerate(chunks) if c is None]
-        if todo:
-            check_writable(self.cache_dir, "the generated N-body trajectories")
-            for k in todo:
-                if self._chunk_path(k).exists():
-                    reason = file_is_valid(self._chunk_path(k), version)[1]
-                    warnings.warn(f"NBodyCharged: regenerating {self._chunk_path(k)}: {reason}", stacklevel=3)
-            bar = tqdm(
-                todo,
-                desc=f"N-body {self.split} (chunks of {cfg.chunk})",
-                disable=not self.log,
-                file=sys.stderr,
-            )
-            for k in bar:
-                gen = torch.Generator().manual_seed(_chunk_seed(self.seed, self.split, k))
-                pos, vel, charges = initial_conditions(cfg.chunk, gen, cfg)
-                sim = simulate_charged(pos, vel, charges, cfg)
-                chunks[k] = {
-                    "pos_in": sim["pos"][:, 0],
-                    "vel_in": sim["vel"][:, 0],
-                    "pos_out": sim["pos"][:, 1],
-                    "charges": charges,
-                    "clipped": sim["clipped_between"],
-                }
-                save_atomic(chunks[k], self._chunk_path(k), version, meta={"config": asdict(cfg)})
+        if any(c is None for c in chunks):
+            with build_lock(self.cache_dir, "the generated N-body trajectories"):
+                # again under the lock: another job may have generated them while this one waited
+                chunks = [
+                    c if c is not None else load_checked(self._chunk_path(k), version)
+                    for k, c in enumerate(chunks)
+                ]
+                self._generate_missing(chunks, version)
         out = {key: torch.cat([c[key] for c in chunks])[: self.num_samples] for key in chunks[0]}  # type: ignore[index]
         return out
+
+    def _generate_missing(self, chunks: list[dict | None], version: str) -> None:
+        """Simulate and save (atomically, stamped) every chunk that is ``None`` in ``chunks``."""
+        cfg = self.config
+        todo = [k for k, c in enumerate(chunks) if c is None]
+        if not todo:
+            return
+        for k in todo:
+            if self._chunk_path(k).exists():
+                reason = file_is_valid(self._chunk_path(k), version)[1]
+                warnings.warn(f"NBodyCharged: regenerating {self._chunk_path(k)}: {reason}", stacklevel=4)
+        bar = tqdm(
+            todo,
+            desc=f"N-body {self.split} (chunks of {cfg.chunk})",
+            disable=not self.log,
+            file=sys.stderr,
+        )
+        for k in bar:
+            gen = torch.Generator().manual_seed(_chunk_seed(self.seed, self.split, k))
+            pos, vel, charges = initial_conditions(cfg.chunk, gen, cfg)
+            sim = simulate_charged(pos, vel, charges, cfg)
+            chunks[k] = {
+                "pos_in": sim["pos"][:, 0],
+                "vel_in": sim["vel"][:, 0],
+                "pos_out": sim["pos"][:, 1],
+                "charges": charges,
+                "clipped": sim["clipped_between"],
+            }
+            save_atomic(chunks[k], self._chunk_path(k), version, meta={"config": asdict(cfg)})
 
     @staticmethod
     def _collate_arrays(a: dict[str, torch.Tensor], cfg: NBodyConfig) -> tuple[Data, dict[str, torch.Tensor]]:

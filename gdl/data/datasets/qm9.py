@@ -6,6 +6,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from torch_geometric.data import Data, InMemoryDataset
 from tqdm.auto import tqdm
 
 from ...keys import QM9_TARGETS, cartesian_to_2e
-from .._paths import check_writable, data_root, file_is_valid, load_checked, save_atomic
+from .._paths import build_lock, data_root, file_is_valid, load_checked, save_atomic
 from ._qm9_raw import ATOM_REF_HARTREE, DEBYE_PER_E_ANGSTROM, HAR2EV, compute_targets, read_qm9_csv
 from .splits import split_indices
 
@@ -200,13 +201,17 @@ class QM9(InMemoryDataset):
     ) -> None:
         root = Path(root).expanduser() if root is not None else data_root("qm9")
         path = root / "processed" / self.processed_file_names[0]
-        ok, reason = file_is_valid(path, self.VERSION)
-        if not ok and path.exists():
-            warnings.warn(f"QM9: rebuilding the processed file {path}: {reason}", stacklevel=2)
-            path.unlink()
-        if force_reload or not ok:
-            check_writable(root / "processed", "the processed QM9 dataset")
-        super().__init__(str(root), transform, pre_transform, pre_filter, log=log, force_reload=force_reload)
+        ok, _ = file_is_valid(path, self.VERSION)
+        building = force_reload or not ok
+        # one process builds, the others of a sweep wait for it and load its file (gdl.data._paths)
+        with build_lock(root / "processed", "the processed QM9 dataset") if building else nullcontext():
+            ok, reason = file_is_valid(path, self.VERSION)  # again, now that no one else builds it
+            if not ok and path.exists():
+                warnings.warn(f"QM9: rebuilding the processed file {path}: {reason}", stacklevel=2)
+                path.unlink()
+            super().__init__(
+                str(root), transform, pre_transform, pre_filter, log=log, force_reload=force_reload
+            )
         obj = load_checked(path, self.VERSION)
         if obj is None:  # pragma: no cover - only if the file is altered between processing and loading
             raise RuntimeError(f"QM9: the processed file {path} is invalid right after processing")

@@ -42,7 +42,7 @@ def test_float64_and_transform_and_batching():
 def test_cache_round_trip_equals_lazy(tmp_path):
     lazy = GalaxyClouds(5, CFG, seed=3)
     cached = GalaxyClouds(5, CFG, seed=3, root=tmp_path, chunk_size=2, progress=False)
-    files = sorted(p.name for p in cached.cache_dir.iterdir())
+    files = sorted(p.name for p in cached.cache_dir.iterdir() if p.name != ".build.lock")
     assert files == ["chunk_00000.npz", "chunk_00001.npz", "chunk_00002.npz", "config.json"]
     again = GalaxyClouds(5, CFG, seed=3, root=tmp_path, chunk_size=2, progress=False)
     for i in range(5):
@@ -61,6 +61,39 @@ def test_cache_extends_a_partial_chunk(tmp_path):
     lazy = GalaxyClouds(7, CFG)
     for i in range(7):
         assert torch.equal(big[i].pos, lazy[i].pos)
+
+
+def test_concurrent_builders_generate_each_cloud_once(tmp_path, monkeypatch, capsys):
+    """Two jobs that need the same missing clouds at once: one generates, the other waits for it
+    and reads its chunks (gdl.data._paths.build_lock)."""
+    import threading
+    import time
+
+    from gdl.data.datasets import galaxy as galaxy_module
+
+    calls = []
+    real = galaxy_module._generate_chunk
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.3)  # long enough that both builders start before the first chunk is written
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(galaxy_module, "_generate_chunk", slow)
+    out = {}
+
+    def build(name):
+        out[name] = GalaxyClouds(3, CFG, root=tmp_path, chunk_size=2, progress=False)
+
+    threads = [threading.Thread(target=build, args=(k,)) for k in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 3  # one call per cloud, not one per cloud and job
+    for i in range(3):
+        assert torch.equal(out["a"][i].pos, out["b"][i].pos)
+    assert "waiting for another process that is building galaxy clouds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "wrong_key"])

@@ -66,6 +66,36 @@ def test_corrupt_chunk_is_regenerated(tmp_path):
     assert torch.equal(again._data.pos, ds._data.pos)
 
 
+def test_concurrent_builders_simulate_each_chunk_once(tmp_path, monkeypatch, capsys):
+    """Two jobs that need the same missing trajectories at once: one simulates, the other waits for
+    it and loads its chunks (gdl.data._paths.build_lock); both end with the same data."""
+    import threading
+    import time
+
+    calls = []
+    real = nbody_module.simulate_charged
+
+    def slow(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.5)  # long enough that both builders start before the first chunk is written
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nbody_module, "simulate_charged", slow)
+    out = {}
+
+    def build(name):
+        out[name] = NBodyCharged(tmp_path, "train", num_samples=80, config=SMALL, log=False)
+
+    threads = [threading.Thread(target=build, args=(k,)) for k in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 2  # 80 trajectories in chunks of 40, simulated once, not once per job
+    assert torch.equal(out["a"]._data.pos, out["b"]._data.pos)
+    assert "waiting for another process that is building the generated N-body" in capsys.readouterr().err
+
+
 def test_field_changes_data_and_cache_key(tmp_path):
     a = NBodyCharged(tmp_path, "train", num_samples=40, config=SMALL, log=False)
     b = NBodyCharged(tmp_path, "train", num_samples=40, field_strength=2.0, config=SMALL, log=False)
