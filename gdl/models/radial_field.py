@@ -92,6 +92,10 @@ class RadialField(GDLModel):
 
     with :math:`\phi_l, \psi_l` two-layer MLPs (SiLU). Köhler et al.'s radial field is the special
     case ``velocity=None, charge=None`` (no velocity term, :math:`\phi_l` of the distance alone).
+    With ``input_distance=True``, :math:`\phi_l` also reads the squared distance of the *input*
+    frame, :math:`\lVert x^0_i - x^0_j \rVert^2` (the same in every layer), as the EGNN paper's
+    ``RF_vel`` code does: its edge attributes are :math:`[q_i q_j, \lVert x^0_i - x^0_j \rVert^2]`
+    beside the current distance.
     Positions are updated layer by layer, so periodic ``edge_vec`` is not supported.
 
     Symmetry: E(3)-equivariant (rotations, reflections), translation-invariant, permutation-equivariant.
@@ -103,6 +107,8 @@ class RadialField(GDLModel):
         velocity: name of the ``[N, 3]`` velocity field, or ``None`` for no velocity term. Default ``"vel"``.
         charge: name of the ``[N, 1]`` charge field whose products :math:`q_i q_j` enter
             :math:`\phi_l`, or ``None``. Default ``"x"`` (the charged N-body data's charges).
+        input_distance: also give :math:`\phi_l` the input frame's squared distance. Default
+            ``False``.
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]`` and the named fields -> ``{name: [N, 3]}``.
@@ -115,6 +121,7 @@ class RadialField(GDLModel):
         num_layers: int = 4,
         velocity: str | None = "vel",
         charge: str | None = "x",
+        input_distance: bool = False,
     ):
         super().__init__(targets)
         _check_single_node_vector(self)
@@ -126,7 +133,8 @@ class RadialField(GDLModel):
         self.hidden_channels, self.num_layers = int(hidden_channels), int(num_layers)
         self.velocity = None if velocity is None else str(velocity)
         self.charge = None if charge is None else str(charge)
-        edge_in = 1 + (self.charge is not None)
+        self.input_distance = bool(input_distance)
+        edge_in = 1 + (self.charge is not None) + self.input_distance
         self.phi = nn.ModuleList(self._mlp(edge_in) for _ in range(self.num_layers))
         self.psi = nn.ModuleList(self._mlp(1) for _ in range(self.num_layers)) if self.velocity else None
         self.reset_parameters()
@@ -163,17 +171,19 @@ class RadialField(GDLModel):
         name = type(self).__name__
         pos0 = data.pos
         src, dst = data.edge_index
-        qq = None
+        fixed = []  # edge inputs that stay the same through the layers
         if self.charge is not None:
             q = _field(data, self.charge, 1, name)
-            qq = q[src] * q[dst]
+            fixed.append(q[src] * q[dst])
+        if self.input_distance:
+            fixed.append((pos0[dst] - pos0[src]).pow(2).sum(dim=-1, keepdim=True))
         vel = _field(data, self.velocity, 3, name) if self.velocity is not None else None
         speed = vel.norm(dim=-1, keepdim=True) if vel is not None else None
         pos = pos0
         for layer in range(self.num_layers):
             rel = pos[dst] - pos[src]  # x_i - x_j on the edge j -> i
             dist = rel.norm(dim=-1, keepdim=True)
-            edge_in = dist if qq is None else torch.cat([dist, qq], dim=-1)
+            edge_in = torch.cat([dist, *fixed], dim=-1) if fixed else dist
             msg = rel * torch.tanh(self.phi[layer](edge_in))
             pos = pos + scatter(msg, dst, dim=0, dim_size=pos.shape[0], reduce="mean")
             if vel is not None:
@@ -184,5 +194,5 @@ class RadialField(GDLModel):
     def extra_repr(self) -> str:
         return (
             super().extra_repr() + f", hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
-            f"velocity={self.velocity!r}, charge={self.charge!r}"
+            f"velocity={self.velocity!r}, charge={self.charge!r}, input_distance={self.input_distance}"
         )
