@@ -95,7 +95,9 @@ class RadialField(GDLModel):
     With ``input_distance=True``, :math:`\phi_l` also reads the squared distance of the *input*
     frame, :math:`\lVert x^0_i - x^0_j \rVert^2` (the same in every layer), as the EGNN paper's
     ``RF_vel`` code does: its edge attributes are :math:`[q_i q_j, \lVert x^0_i - x^0_j \rVert^2]`
-    beside the current distance.
+    beside the current distance. With ``velocity_bias=True`` the last layer of each :math:`\psi_l`
+    has a bias, as in that code (its ``coord_mlp_vel``), so that :math:`\psi_l` can be a constant
+    time step at any speed.
     Positions are updated layer by layer, so periodic ``edge_vec`` is not supported.
 
     Symmetry: E(3)-equivariant (rotations, reflections), translation-invariant, permutation-equivariant.
@@ -109,6 +111,7 @@ class RadialField(GDLModel):
             :math:`\phi_l`, or ``None``. Default ``"x"`` (the charged N-body data's charges).
         input_distance: also give :math:`\phi_l` the input frame's squared distance. Default
             ``False``.
+        velocity_bias: give the last layer of each :math:`\psi_l` a bias. Default ``False``.
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]`` and the named fields -> ``{name: [N, 3]}``.
@@ -122,6 +125,7 @@ class RadialField(GDLModel):
         velocity: str | None = "vel",
         charge: str | None = "x",
         input_distance: bool = False,
+        velocity_bias: bool = False,
     ):
         super().__init__(targets)
         _check_single_node_vector(self)
@@ -134,16 +138,21 @@ class RadialField(GDLModel):
         self.velocity = None if velocity is None else str(velocity)
         self.charge = None if charge is None else str(charge)
         self.input_distance = bool(input_distance)
+        self.velocity_bias = bool(velocity_bias)
         edge_in = 1 + (self.charge is not None) + self.input_distance
         self.phi = nn.ModuleList(self._mlp(edge_in) for _ in range(self.num_layers))
-        self.psi = nn.ModuleList(self._mlp(1) for _ in range(self.num_layers)) if self.velocity else None
+        self.psi = (
+            nn.ModuleList(self._mlp(1, bias=self.velocity_bias) for _ in range(self.num_layers))
+            if self.velocity
+            else None
+        )
         self.reset_parameters()
 
-    def _mlp(self, width_in: int) -> nn.Sequential:
+    def _mlp(self, width_in: int, bias: bool = False) -> nn.Sequential:
         return nn.Sequential(
             nn.Linear(width_in, self.hidden_channels),
             nn.SiLU(),
-            nn.Linear(self.hidden_channels, 1, bias=False),
+            nn.Linear(self.hidden_channels, 1, bias=bias),
         )
 
     def reset_parameters(self) -> None:
@@ -194,5 +203,6 @@ class RadialField(GDLModel):
     def extra_repr(self) -> str:
         return (
             super().extra_repr() + f", hidden_channels={self.hidden_channels}, num_layers={self.num_layers}, "
-            f"velocity={self.velocity!r}, charge={self.charge!r}, input_distance={self.input_distance}"
+            f"velocity={self.velocity!r}, charge={self.charge!r}, input_distance={self.input_distance}, "
+            f"velocity_bias={self.velocity_bias}"
         )

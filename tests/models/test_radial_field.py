@@ -46,7 +46,6 @@ class _DynamicsTests(ModelTestMixin):
 
 
 class TestLinearDynamics(_DynamicsTests):
-
     def make_model(self, targets):
         return LinearDynamics(targets, init=0.7)
 
@@ -91,20 +90,29 @@ class TestRadialField(_DynamicsTests):
 
 
 class TestRadialFieldInputDistance(_DynamicsTests):
-    """The mixin's checks (float64 equivariance, permutations, PyG conventions) for the variant whose
-    phi also reads the input frame's squared distance."""
+    """The mixin's checks (float64 equivariance, permutations, PyG conventions) for the variant of the
+    paper's RF_vel code: phi also reads the input frame's squared distance, psi has an output bias."""
 
     def make_model(self, targets):
-        return RadialField(targets, hidden_channels=16, num_layers=2, input_distance=True)
+        return RadialField(targets, hidden_channels=16, num_layers=2, input_distance=True, velocity_bias=True)
 
     def test_two_layers_are_the_papers_rf_vel_update(self):
         """Layer l: phi_l(|x^l_i - x^l_j|, q_i q_j, |x^0_i - x^0_j|^2), the last input fixed."""
         with default_dtype(torch.float64):
             torch.manual_seed(0)
-            model = RadialField(DISPLACEMENT, hidden_channels=8, num_layers=2, input_distance=True).double()
+            model = RadialField(
+                DISPLACEMENT, hidden_channels=8, num_layers=2, input_distance=True, velocity_bias=True
+            ).double()
             for p in model.parameters():
                 torch.nn.init.normal_(p, std=0.5)
         assert model.phi[0][0].in_features == 3
+        assert all(mlp[-1].bias is not None for mlp in model.psi)
+        assert all(mlp[-1].bias is None for mlp in model.phi)
+
+        def psi(layer, speed):  # w2 . silu(W1 s + b1) + b2, the bias written out
+            first, last = model.psi[layer][0], model.psi[layer][-1]
+            return last.weight @ torch.nn.functional.silu(first.weight @ speed + first.bias) + last.bias
+
         batch = with_velocities_and_charges(Batch.from_data_list([random_molecule(num_nodes=4, seed=3)]))
         out = model(batch)["displacement"]
         pos0, vel, q = batch.pos, batch.vel, batch.x
@@ -119,10 +127,10 @@ class TestRadialFieldInputDistance(_DynamicsTests):
                             [(pos[i] - pos[j]).norm(), q[i, 0] * q[j, 0], (pos0[i] - pos0[j]).pow(2).sum()]
                         )
                         msgs.append((pos[i] - pos[j]) * torch.tanh(model.phi[layer](edge_in)))
-                new[i] = pos[i] + torch.stack(msgs).mean(0) + vel[i] * model.psi[layer](vel[i].norm().view(1))
+                new[i] = pos[i] + torch.stack(msgs).mean(0) + vel[i] * psi(layer, vel[i].norm().view(1))
             pos = new
         torch.testing.assert_close(out, pos - pos0)
-        assert "input_distance=True" in repr(model)
+        assert "input_distance=True" in repr(model) and "velocity_bias=True" in repr(model)
 
 
 def test_bad_targets_and_inputs_raise_clear_errors():
