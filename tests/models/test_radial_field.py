@@ -62,10 +62,14 @@ class TestRadialField(_DynamicsTests):
         return RadialField(targets, hidden_channels=16, num_layers=2)
 
     def test_one_layer_is_the_papers_update(self):
-        """x_i + mean_j (x_i - x_j) tanh(phi(|x_ij|, q_i q_j)) + v_i psi(|v_i|), written out per node."""
+        """x_i + mean_j (x_i - x_j) tanh(phi(|x_ij|, q_i q_j)) + v_i psi(|v_i|), written out per node
+        (without the input distance, whose default is on: phi has the two inputs)."""
         with default_dtype(torch.float64):
             torch.manual_seed(0)
-            model = RadialField(DISPLACEMENT, hidden_channels=8, num_layers=1).double()
+            model = RadialField(DISPLACEMENT, hidden_channels=8, num_layers=1, input_distance=False).double()
+        assert model.phi[0][0].in_features == 2
+        assert RadialField(DISPLACEMENT).phi[0][0].in_features == 3  # the default reads the input distance
+        with default_dtype(torch.float64):
             for p in model.parameters():  # leave the near-identity initialisation: visible messages
                 torch.nn.init.normal_(p, std=0.5)
         batch = with_velocities_and_charges(Batch.from_data_list([random_molecule(num_nodes=4, seed=3)]))
@@ -82,10 +86,10 @@ class TestRadialField(_DynamicsTests):
 
     def test_koehler_form_without_velocity_or_charges(self):
         with default_dtype(torch.float64):
-            model = RadialField(DISPLACEMENT, hidden_channels=8, num_layers=3, velocity=None, charge=None)
-            model = model.double()
+            koehler = dict(velocity=None, charge=None, input_distance=False)
+            model = RadialField(DISPLACEMENT, hidden_channels=8, num_layers=3, **koehler).double()
         batch = random_molecules(num_graphs=2, seed=4)  # no vel, no x
-        assert model.psi is None
+        assert model.psi is None and model.phi[0][0].in_features == 1
         assert_equivariant(model, batch, group="O3", tol=1e-10)
 
 
