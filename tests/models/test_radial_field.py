@@ -67,11 +67,10 @@ class TestRadialField(_DynamicsTests):
         with default_dtype(torch.float64):
             torch.manual_seed(0)
             model = RadialField(DISPLACEMENT, hidden_channels=8, num_layers=1, input_distance=False).double()
-        assert model.phi[0][0].in_features == 2
-        assert RadialField(DISPLACEMENT).phi[0][0].in_features == 3  # the default reads the input distance
-        with default_dtype(torch.float64):
             for p in model.parameters():  # leave the near-identity initialisation: visible messages
                 torch.nn.init.normal_(p, std=0.5)
+        assert model.phi[0][0].in_features == 2
+        assert RadialField(DISPLACEMENT).phi[0][0].in_features == 3  # the default reads the input distance
         batch = with_velocities_and_charges(Batch.from_data_list([random_molecule(num_nodes=4, seed=3)]))
         out = model(batch)["displacement"]
         pos, vel, q = batch.pos, batch.vel, batch.x
