@@ -15,6 +15,7 @@ from .experiment import BASELINE_DEFINITION, resolve_ckpt_path, train
 from .losses import LOSSES, typed_loss
 from .metrics import METRICS, UNITS, TypedErrors, unit_of
 from .module import GDLModule
+from .resolvers import register_resolvers
 from .rundir import METRICS_FILE, RunDirectoryError, check_run_dir, read_metrics, write_metrics
 from .summary import format_summary
 
@@ -35,9 +36,12 @@ __all__ = [
     "format_summary",
     "measure_equivariance",
     "read_metrics",
+    "register_resolvers",
     "resolve_ckpt_path",
     "train",
     "typed_loss",
     "unit_of",
     "write_metrics",
 ]
+
+register_resolvers()

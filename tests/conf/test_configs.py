@@ -223,3 +223,12 @@ def test_debug(name, tmp_path):
     }[name]
     assert {k: cfg.trainer[k] for k in expected} == expected and cfg.trainer.accelerator == "cpu"
     assert isinstance(instantiate(cfg.trainer), Trainer)
+
+
+@pytest.mark.parametrize(("train_size", "steps"), [(100, 849), (800, 2400), (3200, 4800)])
+def test_data_efficiency_preset_uses_the_sqrt_epoch_rule(train_size, steps, tmp_path):
+    """conf/ablation/nbody_data_efficiency.yaml: epochs ∝ 1/√n (150 epochs at n = 3,200), the cosine
+    schedule over each run's own steps, early stopping on validation MSE."""
+    cfg = compose(["ablation=nbody_data_efficiency", f"data.train_size={train_size}"], run_dir=tmp_path)
+    assert cfg.trainer.max_steps == steps and cfg.module.scheduler.T_max == steps
+    assert cfg.callbacks.early_stopping.monitor == "val/loss"
