@@ -68,6 +68,9 @@ class EGNN(ScalarModelBase):
         readout: readout class or factory (:data:`gdl.nn.ReadoutFactory`). Default
             :class:`~gdl.nn.ScalarizationReadout`.
         attention: attention gate on messages in every layer. Default ``False``.
+        geometric_init: :class:`~gdl.nn.EGNNConv`'s initialisation of :math:`\phi_e`'s geometric
+            columns with their own fan-in; ``False``: PyTorch's default, as the authors' code.
+            Default ``True``.
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``edge_vec [E, 3]``, ``z [N]``,
@@ -85,12 +88,15 @@ class EGNN(ScalarModelBase):
         reduce: str = "sum",
         readout: ReadoutFactory = ScalarizationReadout,
         attention: bool = False,
+        geometric_init: bool = True,
     ):
         super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce)
         v = len(self.vector_inputs)
         self.convs = nn.ModuleList(
             [
-                EGNNConv(self.hidden_channels, vel_channels=v, attention=attention)
+                EGNNConv(
+                    self.hidden_channels, vel_channels=v, attention=attention, geometric_init=geometric_init
+                )
                 for _ in range(self.num_layers)
             ]
         )

@@ -103,6 +103,8 @@ class EGNNConv(MessagePassing):
     distances are all there is to learn from, and with that small share the cloud-level signal
     reached the readout too weakly for EGNN to leave the mean predictor within the training budget
     (issue 21; ``tests/models/test_egnn.py::test_learns_a_cloud_level_distance_without_node_features``).
+    ``geometric_init=False`` keeps PyTorch's bound for the whole concatenation, as the authors' code
+    does (their N-body protocol; ``docs/results.md`` compares the two on it).
 
     For speed the first layer of :math:`\phi_e`, a linear map of the concatenation
     :math:`[h_i, h_j, d^2_{ij}, a_{ij}]` (parameter ``edge_lin1``), is evaluated as
@@ -127,6 +129,9 @@ class EGNNConv(MessagePassing):
         radial: a :class:`~gdl.nn.RadialEmbedding` whose features of :math:`\lVert r_{ij}\rVert`
             enter :math:`\phi_e` beside :math:`d^2_{ij}`; ``None`` (default): the paper's
             :math:`d^2_{ij}` alone.
+        geometric_init: draw :math:`\phi_e`'s geometric columns with their own fan-in
+            (Initialisation, above); ``False``: PyTorch's default for the whole first layer, as the
+            authors' code. Default ``True``.
         **kwargs: passed to :class:`~torch_geometric.nn.conv.MessagePassing`; ``aggr`` is the
             aggregation of the messages into :math:`h` (``"sum"``, the paper's, or ``"mean"``; the
             coordinate update is always a mean), ``flow`` must be ``"source_to_target"``.
@@ -153,6 +158,7 @@ class EGNNConv(MessagePassing):
         attention: bool = False,
         coord_step: float = 1.0,
         radial: RadialEmbedding | None = None,
+        geometric_init: bool = True,
         **kwargs,
     ):
         super().__init__(**check_message_passing_kwargs("EGNNConv", kwargs, aggr=self.supported_aggr))
@@ -169,6 +175,7 @@ class EGNNConv(MessagePassing):
         )
         self.coord_step = float(coord_step)
         self.radial = radial
+        self.geometric_init = bool(geometric_init)
         self.num_radial = int(radial.num_basis) if radial is not None else 0
         # phi_e: Linear on [h_i, h_j, d^2, a_ij, radial(d)] (evaluated fused), SiLU, Linear, SiLU
         self.edge_lin1 = nn.Linear(2 * f + 1 + self.edge_dim + self.num_radial, f)
@@ -193,11 +200,12 @@ class EGNNConv(MessagePassing):
         # the geometric columns of phi_e's first layer (d^2, a_ij, radial) as a block of their own
         # fan-in: PyTorch's default bound 1/sqrt(2F + 1 + ...) would give the one distance input a
         # share of the pre-activation that shrinks with the width (class docstring, Initialisation)
-        f = self.channels
-        geometric = self.edge_lin1.weight[:, 2 * f :]
-        bound = 1.0 / math.sqrt(geometric.shape[1])
-        with torch.no_grad():
-            geometric.uniform_(-bound, bound)
+        if self.geometric_init:
+            f = self.channels
+            geometric = self.edge_lin1.weight[:, 2 * f :]
+            bound = 1.0 / math.sqrt(geometric.shape[1])
+            with torch.no_grad():
+                geometric.uniform_(-bound, bound)
         nn.init.xavier_uniform_(self.coord_mlp[-1].weight, gain=0.001)
 
     def forward(

@@ -297,3 +297,22 @@ def test_geometric_columns_are_initialised_as_their_own_block(channels, kwargs):
     conv.edge_lin1.weight.data.zero_()
     conv.reset_parameters()
     assert conv.edge_lin1.weight[:, 2 * channels :].abs().max() > 2 * old
+
+
+@pytest.mark.parametrize("channels", [8, 64])
+def test_geometric_init_false_keeps_pytorch_bound_for_the_whole_first_layer(channels):
+    # the authors' initialisation (nn.Linear's default over the concatenation [h_i, h_j, d^2])
+    torch.manual_seed(0)
+    conv = EGNNConv(channels, geometric_init=False)
+    w = conv.edge_lin1.weight
+    old = 1.0 / w.shape[1] ** 0.5
+    assert w.abs().max() <= old
+    assert w[:, 2 * channels :].abs().max() > 0.5 * old  # drawn on that interval, not zero
+    # the option changes only the initialisation: same forward function for the same weights
+    torch.manual_seed(1)
+    x, pos = torch.randn(5, channels), torch.randn(5, 3)
+    edge_index = torch.tensor([[0, 1, 2, 3, 4, 1], [1, 0, 3, 2, 0, 4]])
+    other = EGNNConv(channels)
+    other.load_state_dict(conv.state_dict())
+    for a, b in zip(conv(x, pos, edge_index), other(x, pos, edge_index)):
+        assert (a is None and b is None) or torch.equal(a, b)
