@@ -67,10 +67,10 @@ class EGNN(ScalarModelBase):
         reduce: graph pooling, ``"sum"`` or ``"mean"``. Default ``"sum"``.
         readout: readout class or factory (:data:`gdl.nn.ReadoutFactory`). Default
             :class:`~gdl.nn.ScalarizationReadout`.
-        attention: attention gate on messages in every layer. Default ``False``.
-        geometric_init: :class:`~gdl.nn.EGNNConv`'s initialisation of :math:`\phi_e`'s geometric
-            columns with their own fan-in; ``False``: PyTorch's default, as the authors' code.
-            Default ``True``.
+        **conv_kwargs: passed to every :class:`~gdl.nn.EGNNConv`, e.g. ``attention=True`` (the
+            paper's attention gate; default ``False``), ``geometric_init=False`` (PyTorch's default
+            initialisation of :math:`\phi_e`, as the authors' code; default ``True``), ``coord_step``
+            or ``aggr``; an unknown key stops with the layer's error.
 
     Shapes:
         ``Batch`` with ``pos [N, 3]``, ``edge_index [2, E]``, optional ``edge_vec [E, 3]``, ``z [N]``,
@@ -87,16 +87,13 @@ class EGNN(ScalarModelBase):
         cutoff: float = 5.0,
         reduce: str = "sum",
         readout: ReadoutFactory = ScalarizationReadout,
-        attention: bool = False,
-        geometric_init: bool = True,
+        **conv_kwargs: Any,
     ):
         super().__init__(targets, hidden_channels, num_layers, inputs, cutoff, reduce)
         v = len(self.vector_inputs)
         self.convs = nn.ModuleList(
             [
-                EGNNConv(
-                    self.hidden_channels, vel_channels=v, attention=attention, geometric_init=geometric_init
-                )
+                EGNNConv(self.hidden_channels, vel_channels=v, **conv_kwargs)
                 for _ in range(self.num_layers)
             ]
         )

@@ -272,3 +272,10 @@ def test_learns_a_cloud_level_distance_without_node_features():
     invariant = InvariantNet(["omega_m"], **core)
     assert _fit_r2(invariant) > 0.3  # the task is learnable in the budget
     assert _fit_r2(egnn) > 0.3
+
+
+def test_conv_kwargs_reach_every_layer_and_unknown_ones_are_refused():
+    model = EGNN(["homo"], hidden_channels=8, num_layers=2, geometric_init=False, attention=True)
+    assert all(not conv.geometric_init and conv.att is not None for conv in model.convs)
+    with pytest.raises((TypeError, ValueError), match="geometric_intit"):
+        EGNN(["homo"], hidden_channels=8, num_layers=2, geometric_intit=False)
