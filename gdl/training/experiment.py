@@ -171,6 +171,36 @@ def _equivariance_record(errors: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _keep_csv_history(loggers: list[Any], ckpt_path: str) -> None:
+    """Keep what a resumed run's CSV loggers wrote before the interruption.
+
+    Lightning's CSV writer deletes an existing ``metrics.csv`` when it starts, so a run resumed
+    from ``last.ckpt`` would lose the training and validation curve of its first attempt. The rows
+    logged before the checkpoint (``step`` below its ``global_step``; later ones are logged again
+    by the resumed run) are read first and written back as the new file's first rows.
+    """
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
+    csv_loggers = [lg for lg in loggers if isinstance(lg, CSVLogger)]
+    if not csv_loggers:
+        return
+    resumed_step = int(torch.load(ckpt_path, map_location="cpu", weights_only=False)["global_step"])
+    for logger in csv_loggers:
+        path = Path(logger.log_dir) / "metrics.csv"
+        if not path.is_file():
+            continue
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("step", "") == "" or int(float(r["step"])) < resumed_step]
+        writer = logger.experiment  # the writer removes the old file here
+        writer.metrics_keys = sorted(set(writer.metrics_keys) | set(keys))
+        writer.metrics = rows + writer.metrics
+        writer.save()
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train, test and summarise one run (module docstring); returns the ``metrics.json`` record."""
     t_start = time.perf_counter()
@@ -192,6 +222,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = _instantiate_all(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     _check_ddp_sweep(trainer)
+    if ckpt_path and trainer.is_global_zero:
+        _keep_csv_history(loggers, ckpt_path)
 
     record = _record_start(cfg, datamodule, model, module, run_dir)
     if ckpt_path:

@@ -136,6 +136,21 @@ def test_kill_after_the_first_epoch_and_resume(tmp_path, nbody_root):
     assert keys
     for k in keys:
         assert math.isclose(a[k], b[k], rel_tol=1e-6, abs_tol=1e-12), (k, a[k], b[k])
+    # the curve of the first attempt survives the resume (Lightning's CSV writer deletes the file it
+    # finds): the same logged steps, each once, with the losses of the run left alone
+    curve_a, curve_b = train_curve(reference), train_curve(run)
+    assert {e for e, _, _ in curve_a} == set(range(4))
+    assert [(e, s) for e, s, _ in curve_b] == [(e, s) for e, s, _ in curve_a]
+    for (_, _, la), (_, _, lb) in zip(curve_a, curve_b):
+        assert math.isclose(la, lb, rel_tol=1e-5), (curve_a, curve_b)
+
+
+def train_curve(run_dir):
+    import csv
+
+    with (run_dir / "csv" / "metrics.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/loss")]
+    return sorted((int(r["epoch"]), int(r["step"]), float(r["train/loss"])) for r in rows)
 
 
 @pytest.mark.slow
