@@ -36,7 +36,6 @@ The last four only when they apply: ``resumed_from`` (the checkpoint a run resum
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 import traceback
@@ -49,7 +48,6 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch import Callback, seed_everything
 from lightning.pytorch.callbacks import ProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig
 from torch_geometric.data import Batch
 
@@ -181,6 +179,10 @@ def _keep_csv_history(loggers: list[Any], ckpt_path: str) -> None:
     logged before the checkpoint (``step`` below its ``global_step``; later ones are logged again
     by the resumed run) are read first and written back as the new file's first rows.
     """
+    import csv
+
+    from lightning.pytorch.loggers import CSVLogger
+
     csv_loggers = [lg for lg in loggers if isinstance(lg, CSVLogger)]
     if not csv_loggers:
         return
